@@ -1,0 +1,126 @@
+// linkd::crypto encoder: turns one person's clear identifiers into the
+// versioned encoding of crypto/ENCODING.md (keyed tokens and hardened Bloom
+// filters). This is the only code that sees clear identifiers; it depends on
+// libsodium and abseil alone so that data providers can link it by itself.
+#ifndef LINKD_CRYPTO_ENCODER_H_
+#define LINKD_CRYPTO_ENCODER_H_
+
+#include <array>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "crypto/linkage_key.h"
+#include "crypto/normalize.h"
+
+namespace linkd::crypto {
+
+// Version of crypto/ENCODING.md implemented here.
+inline constexpr uint32_t kEncodingVersion = 1;
+inline constexpr size_t kTokenBytes = 32;
+inline constexpr size_t kBloomBits = 1024;
+inline constexpr size_t kBloomBytes = kBloomBits / 8;
+inline constexpr size_t kKeyCheckBytes = 8;
+
+using Token = std::array<uint8_t, kTokenBytes>;
+using BloomFilter = std::array<uint8_t, kBloomBytes>;
+
+// The identifier fields an encoder accepts, in a fixed order.
+enum class Field {
+  kGivenName = 0,
+  kFamilyName,
+  kDob,
+  kSex,
+  kPostcode,
+  kUpn,
+  kNhsNumber,
+};
+inline constexpr int kNumFields = 7;
+
+// Stable lower-case name of a field as used on the command line, in summaries
+// and in ENCODING.md ("given_name", "family_name", "dob", "sex", "postcode",
+// "upn", "nhs_number").
+std::string_view FieldName(Field field);
+
+// One person's clear identifiers as a provider holds them. An empty string
+// means absent.
+struct ClearIdentity {
+  std::string given_name;
+  std::string family_name;
+  std::string dob;
+  std::string sex;
+  std::string postcode;
+  std::string upn;
+  std::string nhs_number;
+};
+
+// The encoding of one identity. Absent optionals mean "missing" (neutral in
+// comparison). Contains no clear value.
+struct EncodedIdentity {
+  uint32_t encoding_version = kEncodingVersion;
+  uint32_t key_version = 0;
+  std::array<uint8_t, kKeyCheckBytes> key_check{};
+
+  std::optional<Token> upn;
+  std::optional<Token> nhs_number;
+  std::optional<Token> dob;
+  std::optional<Token> dob_year_month;
+  std::optional<Token> dob_year_day;
+  std::optional<Token> dob_month_day;
+  std::optional<Token> dob_unordered;
+  std::optional<Token> birth_year;
+  std::optional<Token> sex;
+  std::optional<Token> postcode_unit;
+  std::optional<Token> postcode_sector;
+  std::optional<Token> postcode_district;
+
+  std::optional<BloomFilter> given_name_bf;
+  std::optional<BloomFilter> family_name_bf;
+};
+
+// A field that was present but not encoded. `reason` is a fixed phrase from
+// normalize.h (for example "check letter mismatch"); it never contains the
+// value.
+struct FieldIssue {
+  Field field;
+  std::string reason;
+};
+
+struct EncodeOptions {
+  DateFormat date_format = DateFormat::Auto();
+};
+
+// Encodes identities under one linkage key. Immutable after construction and
+// safe for concurrent use by several threads.
+class Encoder {
+ public:
+  // Derives the per-field sub-keys from `key`. `key` need not outlive this.
+  explicit Encoder(const LinkageKey& key, EncodeOptions options = {});
+  ~Encoder();
+  Encoder(const Encoder&) = delete;
+  Encoder& operator=(const Encoder&) = delete;
+
+  // Encodes `in`. Every present field that fails normalisation or validation
+  // is left out of the result and appended to `*issues` (which may be null).
+  EncodedIdentity Encode(const ClearIdentity& in,
+                         std::vector<FieldIssue>* issues) const;
+
+ private:
+  struct Keys;
+  std::unique_ptr<Keys> keys_;
+  EncodeOptions options_;
+  uint32_t key_version_;
+  std::array<uint8_t, kKeyCheckBytes> key_check_;
+};
+
+// Dice coefficient of two Bloom filters, 2|A&B| / (|A|+|B|), computed with
+// popcount. Returns 0 when both are empty.
+double Dice(const BloomFilter& a, const BloomFilter& b);
+
+}  // namespace linkd::crypto
+
+#endif  // LINKD_CRYPTO_ENCODER_H_
