@@ -46,6 +46,10 @@ inline constexpr int kNumFields = 7;
 // "upn", "nhs_number").
 std::string_view FieldName(Field field);
 
+// The Field named `name` (as FieldName() spells it); INVALID_ARGUMENT if
+// there is none.
+absl::StatusOr<Field> FieldFromName(std::string_view name);
+
 // One person's clear identifiers as a provider holds them. An empty string
 // means absent.
 struct ClearIdentity {
@@ -92,6 +96,10 @@ struct FieldIssue {
 
 struct EncodeOptions {
   DateFormat date_format = DateFormat::Auto();
+  // Latest acceptable date of birth (later ones are refused as "date in the
+  // future"). Unset means today's UTC date, taken when the Encoder is
+  // constructed.
+  std::optional<Date> latest_dob;
 };
 
 // Encodes identities under one linkage key. Immutable after construction and
@@ -104,10 +112,19 @@ class Encoder {
   Encoder(const Encoder&) = delete;
   Encoder& operator=(const Encoder&) = delete;
 
-  // Encodes `in`. Every present field that fails normalisation or validation
-  // is left out of the result and appended to `*issues` (which may be null).
+  // Encodes `in`. A field is present when it holds a non-blank string.
+  // Every present field that fails normalisation or validation (including
+  // a sex "stated as not known") is left out of the result and appended to
+  // `*issues` (which may be null) in Field order. Thread-safe.
   EncodedIdentity Encode(const ClearIdentity& in,
                          std::vector<FieldIssue>* issues) const;
+
+  uint32_t key_version() const { return key_version_; }
+  const std::array<uint8_t, kKeyCheckBytes>& key_check() const {
+    return key_check_;
+  }
+  // The options in force; latest_dob is always set.
+  const EncodeOptions& options() const { return options_; }
 
  private:
   struct Keys;

@@ -7,9 +7,18 @@
 // is a recognised placeholder (for example NHS number 0000000000 or postcode
 // ZZ99 3VZ) yields INVALID_ARGUMENT with kPlaceholderReason. A value that is
 // validly "not known" (sex code 0 or 9) yields NOT_FOUND with kUnknownReason.
+//
+// The other reason phrases are: "invalid UTF-8", "contains digits",
+// "control character", "unsupported script", "no letters", "too long"
+// (names); "not a date format", "not a calendar date", "date before 1900",
+// "date in the future" (dates); "unrecognised code" (sex); "wrong length",
+// "invalid character", "not a postcode format", "letter not allowed in
+// position" (postcodes); "invalid check letter", "check letter mismatch"
+// (UPN); "no valid check digit", "check digit mismatch" (NHS number).
 #ifndef LINKD_CRYPTO_NORMALIZE_H_
 #define LINKD_CRYPTO_NORMALIZE_H_
 
+#include <cstddef>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -20,6 +29,9 @@ namespace linkd::crypto {
 
 inline constexpr std::string_view kPlaceholderReason = "placeholder value";
 inline constexpr std::string_view kUnknownReason = "stated as not known";
+
+// Longest name input accepted, in bytes (longer: "too long").
+inline constexpr size_t kMaxNameBytes = 256;
 
 // A calendar date.
 struct Date {

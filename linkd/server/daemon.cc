@@ -1,0 +1,203 @@
+#include "linkd/server/daemon.h"
+
+#include <fstream>
+#include <sstream>
+#include <utility>
+
+#include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "google/protobuf/io/tokenizer.h"
+#include "google/protobuf/text_format.h"
+#include "grpcpp/ext/proto_server_reflection_plugin.h"
+#include "grpcpp/health_check_service_interface.h"
+#include "grpcpp/resource_quota.h"
+#include "grpcpp/security/server_credentials.h"
+#include "grpcpp/server.h"
+#include "grpcpp/server_builder.h"
+#include "linkd/ingest/ingest_pipeline.h"
+#include "linkd/server/admin_service.h"
+#include "linkd/server/executor.h"
+#include "linkd/server/ingest_service.h"
+#include "linkd/store/record_store.h"
+#include "linkd/store/store.h"
+#include "linkd/util/status_macros.h"
+
+namespace linkd::server {
+namespace {
+
+// Collects the first text-format error with its position.
+class ConfigErrorCollector : public google::protobuf::io::ErrorCollector {
+ public:
+  void AddError(int line, google::protobuf::io::ColumnNumber column,
+                const std::string& message) override {
+    if (first_.empty()) {
+      first_ = absl::StrCat("line ", line + 1, ", column ", column + 1, ": ",
+                            message);
+    }
+  }
+  const std::string& first() const { return first_; }
+
+ private:
+  std::string first_;
+};
+
+}  // namespace
+
+absl::Status ApplyConfig(const config::v1::DaemonConfig& config,
+                         DaemonOptions* options) {
+  if (!config.data_dir().empty()) options->data_dir = config.data_dir();
+  if (!config.listen().empty()) options->listen = config.listen();
+  if (config.max_message_bytes() != 0) {
+    if (config.max_message_bytes() < 64 * 1024) {
+      return absl::InvalidArgumentError(
+          "max_message_bytes: must be at least 65536");
+    }
+    options->max_message_bytes = config.max_message_bytes();
+  }
+  if (config.max_batch_items() != 0) {
+    options->max_batch_items = config.max_batch_items();
+  }
+  if (config.block_cache_mib() != 0) {
+    options->block_cache_mib = config.block_cache_mib();
+  }
+  if (config.shutdown_grace_seconds() != 0) {
+    options->shutdown_grace = absl::Seconds(config.shutdown_grace_seconds());
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<DaemonOptions> LoadConfigFile(const std::string& path) {
+  std::ifstream in(path);
+  if (!in) {
+    return absl::NotFoundError(
+        absl::StrCat("config file ", path, ": cannot be opened"));
+  }
+  std::stringstream text;
+  text << in.rdbuf();
+  config::v1::DaemonConfig config;
+  google::protobuf::TextFormat::Parser parser;
+  ConfigErrorCollector errors;
+  parser.RecordErrorsTo(&errors);
+  if (!parser.ParseFromString(text.str(), &config)) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("config file ", path, ": ", errors.first()));
+  }
+  DaemonOptions options;
+  if (absl::Status s = ApplyConfig(config, &options); !s.ok()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("config file ", path, ": ", s.message()));
+  }
+  return options;
+}
+
+bool IsLoopbackListenAddress(const std::string& listen) {
+  std::string_view host = listen;
+  if (absl::StartsWith(host, "[")) {  // [::1]:port
+    const size_t end = host.find(']');
+    if (end == std::string_view::npos) return false;
+    host = host.substr(1, end - 1);
+    return host == "::1";
+  }
+  const size_t colon = host.rfind(':');
+  if (colon != std::string_view::npos) host = host.substr(0, colon);
+  if (host == "localhost") return true;
+  const std::vector<std::string_view> octets = absl::StrSplit(host, '.');
+  int first = 0;
+  return octets.size() == 4 && absl::SimpleAtoi(octets[0], &first) &&
+         first == 127;
+}
+
+struct Daemon::State {
+  DaemonOptions options;
+  std::string address;
+  std::unique_ptr<store::Store> store;
+  std::unique_ptr<store::RecordStore> records;
+  std::unique_ptr<ingest::IngestPipeline> pipeline;
+  std::unique_ptr<Executor> executor;
+  std::unique_ptr<IngestServiceImpl> ingest_service;
+  std::unique_ptr<AdminServiceImpl> admin_service;
+  std::unique_ptr<grpc::Server> server;
+  bool shut_down = false;
+};
+
+absl::StatusOr<std::unique_ptr<Daemon>> Daemon::Start(DaemonOptions options) {
+  if (options.data_dir.empty()) {
+    return absl::InvalidArgumentError("data_dir: missing");
+  }
+  if (!IsLoopbackListenAddress(options.listen)) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "listen: ", options.listen,
+        " is not a loopback address; without mTLS linkd serves only on "
+        "127.0.0.1, localhost or [::1]"));
+  }
+  auto state = std::make_unique<State>();
+  state->options = options;
+
+  store::StoreOptions store_options;
+  store_options.path = options.data_dir;
+  store_options.create_if_missing = true;
+  store_options.block_cache_mib = options.block_cache_mib;
+  LINKD_ASSIGN_OR_RETURN(state->store, store::Store::Open(store_options));
+  state->records = std::make_unique<store::RecordStore>(state->store.get());
+  ingest::PipelineOptions pipeline_options;
+  pipeline_options.max_batch_items = options.max_batch_items;
+  LINKD_ASSIGN_OR_RETURN(
+      state->pipeline,
+      ingest::IngestPipeline::Create(state->store.get(), options.clock,
+                                     pipeline_options));
+  // One storage worker: linkd has a single writer.
+  state->executor = std::make_unique<Executor>(1);
+  state->ingest_service = std::make_unique<IngestServiceImpl>(
+      state->pipeline.get(), state->executor.get());
+  state->admin_service =
+      std::make_unique<AdminServiceImpl>(state->records.get());
+
+  grpc::EnableDefaultHealthCheckService(true);
+  grpc::reflection::InitProtoReflectionServerBuilderPlugin();
+  grpc::ServerBuilder builder;
+  int port = 0;
+  builder.AddListeningPort(options.listen, grpc::InsecureServerCredentials(),
+                           &port);
+  builder.SetMaxReceiveMessageSize(static_cast<int>(options.max_message_bytes));
+  grpc::ResourceQuota quota("linkd");
+  quota.SetMaxThreads(64);
+  quota.Resize(512u << 20);
+  builder.SetResourceQuota(quota);
+  builder.RegisterService(state->ingest_service.get());
+  builder.RegisterService(state->admin_service.get());
+  state->server = builder.BuildAndStart();
+  if (state->server == nullptr || port == 0) {
+    return absl::UnavailableError(absl::StrCat(
+        "listen: cannot listen on ", options.listen,
+        " (address in use, or not an address of this machine)"));
+  }
+  const size_t colon = options.listen.rfind(':');
+  state->address = absl::StrCat(options.listen.substr(0, colon), ":", port);
+  return std::unique_ptr<Daemon>(new Daemon(std::move(state)));
+}
+
+Daemon::Daemon(std::unique_ptr<State> state) : state_(std::move(state)) {}
+
+Daemon::~Daemon() { Shutdown(); }
+
+const std::string& Daemon::address() const { return state_->address; }
+
+void Daemon::Shutdown() {
+  if (state_->shut_down) return;
+  state_->shut_down = true;
+  if (auto* health = state_->server->GetHealthCheckService()) {
+    health->SetServingStatus(false);
+  }
+  state_->server->Shutdown(absl::ToChronoTime(
+      absl::Now() + state_->options.shutdown_grace));
+  state_->server->Wait();
+  state_->executor.reset();  // runs every queued commit, then joins
+  state_->server.reset();
+  state_->pipeline.reset();
+  state_->records.reset();
+  state_->store.reset();
+}
+
+}  // namespace linkd::server

@@ -1,0 +1,71 @@
+// The linkd daemon as a library: opens the store, builds the gRPC server with
+// every service, and shuts both down in order. main.cc only parses flags and
+// signals; tests and benchmarks start the same daemon through the binary.
+#ifndef LINKD_SERVER_DAEMON_H_
+#define LINKD_SERVER_DAEMON_H_
+
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "linkd/config/v1/daemon_config.pb.h"
+#include "linkd/util/clock.h"
+
+namespace linkd::server {
+
+struct DaemonOptions {
+  std::string data_dir;
+  std::string listen = "127.0.0.1:7300";
+  uint32_t max_message_bytes = 16 << 20;
+  uint32_t max_batch_items = 10000;
+  uint32_t block_cache_mib = 256;
+  absl::Duration shutdown_grace = absl::Seconds(10);
+  const util::Clock* clock = util::Clock::Real();
+};
+
+// Parses a config file in protobuf text format (linkd.config.v1.DaemonConfig)
+// into options, defaults filled in. Returns NOT_FOUND if the file is missing,
+// INVALID_ARGUMENT naming the file, line and column of a syntax error or an
+// unknown field, or naming the field whose value is out of range.
+absl::StatusOr<DaemonOptions> LoadConfigFile(const std::string& path);
+
+// Applies the non-default fields of `config` to `*options`; INVALID_ARGUMENT
+// naming a field whose value is out of range.
+absl::Status ApplyConfig(const config::v1::DaemonConfig& config,
+                         DaemonOptions* options);
+
+// Returns true if `listen` (host:port) names a loopback address.
+bool IsLoopbackListenAddress(const std::string& listen);
+
+// A running daemon. Not thread-safe: Start, Shutdown and destruction happen
+// on one thread (main's).
+class Daemon {
+ public:
+  // Opens the data directory (creating it on first start) and starts serving.
+  // Errors: INVALID_ARGUMENT for a bad option; FAILED_PRECONDITION for a
+  // non-loopback listen address (insecure transport is loopback only) or a
+  // data directory locked by another process; DATA_LOSS for a corrupt one;
+  // UNAVAILABLE if the address cannot be bound.
+  static absl::StatusOr<std::unique_ptr<Daemon>> Start(DaemonOptions options);
+
+  // Calls Shutdown() if it was not called.
+  ~Daemon();
+
+  // The address actually bound, e.g. "127.0.0.1:40123" for port 0.
+  const std::string& address() const;
+
+  // Stops accepting calls, lets in-flight calls finish for up to the grace
+  // period, drains pending storage work and closes the store. Idempotent.
+  void Shutdown();
+
+ private:
+  struct State;
+  explicit Daemon(std::unique_ptr<State> state);
+  std::unique_ptr<State> state_;
+};
+
+}  // namespace linkd::server
+
+#endif  // LINKD_SERVER_DAEMON_H_

@@ -1,0 +1,121 @@
+// Encoded source records in the store: idempotent ingest by (source,
+// record_id) with revision history, and per-source counters kept up to date
+// in the same WriteBatch as the records they count.
+//
+// Layout (all keys from key_codec.h):
+//   Cf::kRecords        (source, record_id)            -> StoredRecord
+//   Cf::kRecordHistory  (source, record_id, revision)  -> StoredRecord
+//   Cf::kStats          (kRecordCounters, source, kind[, field]) -> counter
+// StoredRecord is linkd.store.v1.StoredRecord (proto/linkd/store/v1).
+#ifndef LINKD_STORE_RECORD_STORE_H_
+#define LINKD_STORE_RECORD_STORE_H_
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "absl/functional/function_ref.h"
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "absl/types/span.h"
+#include "linkd/store/v1/storage.pb.h"
+#include "linkd/store/store.h"
+#include "linkd/v1/admin_service.pb.h"
+#include "linkd/v1/record.pb.h"
+
+namespace linkd::store {
+
+using StoredRecord = ::linkd::store::v1::StoredRecord;
+
+// What Stage decided for one record.
+enum class IngestResult : uint8_t {
+  kAccepted,   // first time this (source, record_id) was seen: revision 1
+  kUnchanged,  // identity identical to the stored one: nothing written
+  kUpdated,    // identity differs: previous revision moved to history
+};
+
+struct IngestOutcome {
+  IngestResult result;
+  // The revision current for the key after this record (1 for kAccepted).
+  uint64_t revision;
+};
+
+// Name of an IngestResult ("accepted", "unchanged", "updated").
+std::string_view IngestResultName(IngestResult result);
+
+// Key of (source, record_id) in Cf::kRecords; other components refer to a
+// record by it (e.g. the blocking index).
+std::string RecordKey(std::string_view source, std::string_view record_id);
+// Inverse of RecordKey. Returns INVALID_ARGUMENT for a malformed key; the
+// views point into `key`.
+absl::Status DecodeRecordKey(std::string_view key, std::string_view* source,
+                             std::string_view* record_id);
+
+// Names of the EncodedIdentity fields counted for coverage, in proto field
+// order (e.g. "upn", "given_name_bf"). Every bytes field except key_check.
+const std::vector<std::string_view>& CoverageFieldNames();
+
+// Records over a Store. Thread-safety: reads (Get, History, ForEachRecord,
+// Stats) are thread-safe and may run alongside writes. Stage reads the
+// committed state to decide, so Stage and the Commit of its batch must be
+// serialised by the caller (one writer: the ingest pipeline), and at most one
+// Stage call may contribute to a batch.
+class RecordStore {
+ public:
+  // `store` is not owned and must outlive this object.
+  explicit RecordStore(Store* store);
+
+  // Decides, for each record in order, whether it is accepted, unchanged or
+  // an update, and adds the resulting writes (records, history, counters) to
+  // `batch`; nothing is visible until the caller commits the batch. The same
+  // key may occur several times: later occurrences see the earlier ones.
+  // Records must already be validated by the caller; `now` stamps new
+  // revisions. Returns one outcome per record, or
+  //   INVALID_ARGUMENT if `batch` or a record is null, or a record has an
+  //                    empty source or record_id (naming its index);
+  //   DATA_LOSS        if a stored record cannot be parsed;
+  //   a Store read error.
+  // On error `batch` is left unchanged.
+  absl::StatusOr<std::vector<IngestOutcome>> Stage(
+      absl::Span<const linkd::v1::EncodedRecord* const> records,
+      absl::Time now, WriteBatch* batch) const;
+
+  // The current revision of (source, record_id), or nullopt if never stored.
+  // DATA_LOSS if the stored value is malformed.
+  absl::StatusOr<std::optional<StoredRecord>> Get(
+      std::string_view source, std::string_view record_id,
+      const Snapshot* snapshot = nullptr) const;
+
+  // Previous revisions of (source, record_id), oldest first, without the
+  // current one (empty if never updated or never stored).
+  absl::StatusOr<std::vector<StoredRecord>> History(
+      std::string_view source, std::string_view record_id,
+      const Snapshot* snapshot = nullptr) const;
+
+  // Visits the current revision of every record of `source` (every source if
+  // nullopt), in key order. Return true to continue, false to stop, or an
+  // error to abort (returned unchanged). Does not fill the block cache.
+  using RecordCallback = absl::FunctionRef<absl::StatusOr<bool>(
+      std::string_view source, std::string_view record_id,
+      const StoredRecord& record)>;
+  absl::Status ForEachRecord(std::optional<std::string> source,
+                             RecordCallback fn,
+                             const Snapshot* snapshot = nullptr) const;
+
+  // Record counts per source (sorted by source), records updated at least
+  // once, field coverage (fields with at least one record, in
+  // CoverageFieldNames() order), and the total. Read from the counters in
+  // one consistent pass, not by scanning records. DATA_LOSS if a counter key
+  // or value is malformed.
+  absl::StatusOr<linkd::v1::GetStatsResponse> Stats() const;
+
+ private:
+  Store* store_;
+};
+
+}  // namespace linkd::store
+
+#endif  // LINKD_STORE_RECORD_STORE_H_

@@ -1,0 +1,654 @@
+#include "linkd/store/store.h"
+
+#include <algorithm>
+#include <array>
+#include <atomic>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <filesystem>
+#include <system_error>
+#include <utility>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "linkd/store/key_codec.h"
+#include "linkd/store/store_internal.h"
+#include "rocksdb/cache.h"
+#include "rocksdb/db.h"
+#include "rocksdb/filter_policy.h"
+#include "rocksdb/table.h"
+#include "rocksdb/utilities/checkpoint.h"
+#include "rocksdb/write_batch.h"
+#include "rocksdb/write_buffer_manager.h"
+
+namespace linkd::store {
+namespace internal {
+
+absl::Status FromRocksStatus(const rocksdb::Status& s,
+                             std::string_view context) {
+  if (s.ok()) return absl::OkStatus();
+  const std::string msg = absl::StrCat(
+      absl::string_view(context.data(), context.size()), ": ", s.ToString());
+  if (s.IsBusy() || s.IsTryAgain() || s.IsTimedOut() ||
+      s.IsShutdownInProgress()) {
+    return absl::UnavailableError(msg);
+  }
+  if (s.IsCorruption()) return absl::DataLossError(msg);
+  if (s.IsNotFound()) return absl::NotFoundError(msg);
+  if (s.IsInvalidArgument()) return absl::InvalidArgumentError(msg);
+  if (s.IsNotSupported()) return absl::UnimplementedError(msg);
+  if (s.IsAborted()) return absl::AbortedError(msg);
+  if (s.IsIOError()) {
+    if (s.IsNoSpace()) return absl::ResourceExhaustedError(msg);
+    return absl::UnavailableError(msg);
+  }
+  return absl::InternalError(msg);
+}
+
+std::string EncodeCounter(int64_t v) {
+  auto u = static_cast<uint64_t>(v);
+  std::string out(8, '\0');
+  for (int i = 0; i < 8; ++i) {
+    out[i] = static_cast<char>(u & 0xff);
+    u >>= 8;
+  }
+  return out;
+}
+
+namespace {
+
+bool DecodeCounterRaw(const rocksdb::Slice& s, uint64_t* out) {
+  if (s.size() != 8) return false;
+  uint64_t v = 0;
+  for (int i = 7; i >= 0; --i) v = (v << 8) | static_cast<uint8_t>(s[i]);
+  *out = v;
+  return true;
+}
+
+class Int64AddOperator : public rocksdb::AssociativeMergeOperator {
+ public:
+  bool Merge(const rocksdb::Slice& /*key*/,
+             const rocksdb::Slice* existing_value,
+             const rocksdb::Slice& value, std::string* new_value,
+             rocksdb::Logger* /*logger*/) const override {
+    uint64_t base = 0;
+    if (existing_value != nullptr && !DecodeCounterRaw(*existing_value, &base))
+      return false;
+    uint64_t delta = 0;
+    if (!DecodeCounterRaw(value, &delta)) return false;
+    // Unsigned addition wraps, which is two's-complement int64 addition
+    // without the undefined behaviour of signed overflow.
+    *new_value = EncodeCounter(static_cast<int64_t>(base + delta));
+    return true;
+  }
+  const char* Name() const override { return "linkd.Int64AddOperator"; }
+};
+
+}  // namespace
+
+std::shared_ptr<rocksdb::MergeOperator> NewInt64AddOperator() {
+  return std::make_shared<Int64AddOperator>();
+}
+
+rocksdb::ColumnFamilyOptions CfOptions(Cf cf, const SharedResources& shared) {
+  constexpr size_t kMiB = 1024 * 1024;
+  rocksdb::ColumnFamilyOptions o;
+  rocksdb::BlockBasedTableOptions t;
+  t.block_cache = shared.block_cache;
+  t.format_version = 5;
+  // Index and filter blocks live in the block cache so that memory stays
+  // bounded however many SST files there are; L0's stay pinned (hot).
+  t.cache_index_and_filter_blocks = true;
+  t.cache_index_and_filter_blocks_with_high_priority = true;
+  t.pin_l0_filter_and_index_blocks_in_cache = true;
+
+  o.compaction_style = rocksdb::kCompactionStyleLevel;
+  o.level_compaction_dynamic_level_bytes = true;
+  o.max_write_buffer_number = 4;
+  o.level0_file_num_compaction_trigger = 4;
+  o.target_file_size_base = 64 * kMiB;
+  o.max_bytes_for_level_base = 256 * kMiB;
+  o.compression = rocksdb::kLZ4Compression;
+  o.bottommost_compression = rocksdb::kZSTD;
+
+  switch (GetCfInfo(cf).access) {
+    case CfAccess::kMetadata:
+      o.write_buffer_size = 4 * kMiB;
+      t.block_size = 4 * 1024;
+      break;
+    case CfAccess::kCounter:
+      o.write_buffer_size = 8 * kMiB;
+      t.block_size = 4 * 1024;
+      t.filter_policy.reset(rocksdb::NewBloomFilterPolicy(10));
+      o.merge_operator = shared.counter_merge;
+      break;
+    case CfAccess::kPointLookup:
+      o.write_buffer_size = 64 * kMiB;
+      t.block_size = 16 * 1024;
+      t.filter_policy.reset(rocksdb::NewBloomFilterPolicy(10));
+      t.optimize_filters_for_memory = true;
+      // Partitioned index and filters: with tens of millions of keys the
+      // full filter of an SST file would be megabytes, evicting data.
+      t.index_type = rocksdb::BlockBasedTableOptions::kTwoLevelIndexSearch;
+      t.partition_filters = true;
+      t.data_block_index_type =
+          rocksdb::BlockBasedTableOptions::kDataBlockBinaryAndHash;
+      // Most lookups during ingest are for keys not stored yet; a memtable
+      // filter answers those without walking the skiplist.
+      o.memtable_whole_key_filtering = true;
+      o.memtable_prefix_bloom_size_ratio = 0.02;
+      break;
+    case CfAccess::kAppendScan:
+      // No filter: reads are range scans. Level compaction (not FIFO, which
+      // deletes old data: the audit log and history must never lose any);
+      // keys written in increasing order are moved down without rewriting.
+      o.write_buffer_size = 32 * kMiB;
+      t.block_size = 32 * 1024;
+      break;
+  }
+  // Encoded records are mostly uniformly random tokens and Bloom filters:
+  // compression costs CPU for nothing there (measured: < 2 % saved).
+  if (cf == Cf::kRecords || cf == Cf::kRecordHistory) {
+    o.compression = rocksdb::kNoCompression;
+    o.bottommost_compression = rocksdb::kNoCompression;
+  }
+  o.table_factory.reset(rocksdb::NewBlockBasedTableFactory(t));
+  return o;
+}
+
+}  // namespace internal
+
+namespace {
+
+using internal::FromRocksStatus;
+
+// Key of the schema version in Cf::kDefault. Tags of metadata keys there.
+constexpr uint8_t kMetaSchemaVersion = 1;
+
+std::string SchemaVersionKey() {
+  return KeyBuilder().AddU8(kMetaSchemaVersion).key();
+}
+
+std::string EncodeU64BigEndian(uint64_t v) {
+  std::string out(8, '\0');
+  for (int i = 7; i >= 0; --i) {
+    out[i] = static_cast<char>(v & 0xff);
+    v >>= 8;
+  }
+  return out;
+}
+
+std::string Context(std::string_view what, Cf cf) {
+  return absl::StrCat(absl::string_view(what.data(), what.size()),
+                      " in column family ", std::string(CfName(cf)));
+}
+
+bool IsLockError(const rocksdb::Status& s) {
+  if (!s.IsIOError()) return false;
+  const std::string text = absl::AsciiStrToLower(s.ToString());
+  return absl::StrContains(text, "lock");
+}
+
+}  // namespace
+
+// ---------------------------------------------------------------------------
+// Reps.
+
+namespace internal {
+
+struct StoreRep {
+  std::string path;
+  rocksdb::DB* db = nullptr;  // owned; deleted in Store::Close()
+  std::array<rocksdb::ColumnFamilyHandle*, kNumCfs> handles{};
+  SharedResources shared;
+  std::shared_ptr<rocksdb::WriteBufferManager> write_buffer_manager;
+  std::atomic<int> live_snapshots{0};
+
+  rocksdb::ColumnFamilyHandle* handle(Cf cf) const {
+    return handles[static_cast<size_t>(cf)];
+  }
+};
+
+struct SnapshotRep {
+  StoreRep* store = nullptr;
+  const rocksdb::Snapshot* snapshot = nullptr;
+};
+
+struct WriteBatchRep {
+  const StoreRep* store = nullptr;
+  rocksdb::WriteBatch batch;
+  rocksdb::Status first_error;
+
+  void Note(const rocksdb::Status& s) {
+    if (!s.ok() && first_error.ok()) first_error = s;
+  }
+  rocksdb::ColumnFamilyHandle* handle(Cf cf) const { return store->handle(cf); }
+};
+
+}  // namespace internal
+
+// ---------------------------------------------------------------------------
+// Snapshot.
+
+Snapshot::Snapshot(std::unique_ptr<internal::SnapshotRep> rep)
+    : rep_(std::move(rep)) {}
+Snapshot::Snapshot(Snapshot&&) noexcept = default;
+Snapshot& Snapshot::operator=(Snapshot&& other) noexcept {
+  if (this != &other) {
+    Snapshot dying(std::move(*this));  // releases our current snapshot
+    rep_ = std::move(other.rep_);
+  }
+  return *this;
+}
+Snapshot::~Snapshot() {
+  if (rep_ == nullptr || rep_->snapshot == nullptr) return;
+  rep_->store->db->ReleaseSnapshot(rep_->snapshot);
+  rep_->store->live_snapshots.fetch_sub(1, std::memory_order_relaxed);
+}
+
+// ---------------------------------------------------------------------------
+// WriteBatch.
+
+WriteBatch::WriteBatch(std::unique_ptr<internal::WriteBatchRep> rep)
+    : rep_(std::move(rep)) {}
+WriteBatch::WriteBatch(WriteBatch&&) noexcept = default;
+WriteBatch& WriteBatch::operator=(WriteBatch&&) noexcept = default;
+WriteBatch::~WriteBatch() = default;
+
+void WriteBatch::Put(Cf cf, std::string_view key, std::string_view value) {
+  rep_->Note(rep_->batch.Put(rep_->handle(cf), rocksdb::Slice(key),
+                             rocksdb::Slice(value)));
+}
+
+void WriteBatch::Merge(Cf cf, std::string_view key, std::string_view value) {
+  rep_->Note(rep_->batch.Merge(rep_->handle(cf), rocksdb::Slice(key),
+                               rocksdb::Slice(value)));
+}
+
+void WriteBatch::AddToCounter(Cf cf, std::string_view key, int64_t delta) {
+  if (GetCfInfo(cf).access != CfAccess::kCounter) {
+    // Programmer error: without the merge operator the operand would make
+    // every later read of the key fail.
+    std::fprintf(stderr,
+                 "linkd::store::WriteBatch::AddToCounter on family %s, which "
+                 "is not a counter family\n",
+                 std::string(CfName(cf)).c_str());
+    std::abort();
+  }
+  Merge(cf, key, internal::EncodeCounter(delta));
+}
+
+void WriteBatch::Delete(Cf cf, std::string_view key) {
+  rep_->Note(rep_->batch.Delete(rep_->handle(cf), rocksdb::Slice(key)));
+}
+
+void WriteBatch::DeleteRange(Cf cf, std::string_view begin,
+                             std::string_view end) {
+  rep_->Note(rep_->batch.DeleteRange(rep_->handle(cf), rocksdb::Slice(begin),
+                                     rocksdb::Slice(end)));
+}
+
+size_t WriteBatch::count() const { return rep_->batch.Count(); }
+size_t WriteBatch::ApproximateSize() const { return rep_->batch.GetDataSize(); }
+void WriteBatch::Clear() {
+  rep_->batch.Clear();
+  rep_->first_error = rocksdb::Status::OK();
+}
+
+// ---------------------------------------------------------------------------
+// Store.
+
+absl::StatusOr<std::unique_ptr<Store>> Store::Open(
+    const StoreOptions& options) {
+  namespace fs = std::filesystem;
+  if (options.path.empty()) {
+    return absl::InvalidArgumentError("StoreOptions.path is empty");
+  }
+  const std::string& path = options.path;
+  std::error_code ec;
+  const bool exists = fs::exists(fs::path(path) / "CURRENT", ec);
+  if (!exists && !options.create_if_missing) {
+    return absl::NotFoundError(absl::StrCat(
+        "data directory ", path,
+        " holds no linkd database (and creation was not requested)"));
+  }
+
+  auto rep = std::make_unique<internal::StoreRep>();
+  rep->path = path;
+  rep->shared.block_cache = rocksdb::NewLRUCache(
+      options.block_cache_mib * 1024 * 1024, /*num_shard_bits=*/-1,
+      /*strict_capacity_limit=*/false, /*high_pri_pool_ratio=*/0.5);
+  rep->shared.counter_merge = internal::NewInt64AddOperator();
+  rep->write_buffer_manager = std::make_shared<rocksdb::WriteBufferManager>(
+      options.memtable_budget_mib * 1024 * 1024);
+
+  rocksdb::DBOptions db_options;
+  db_options.create_if_missing = options.create_if_missing;
+  db_options.create_missing_column_families = true;
+  db_options.max_background_jobs = std::max(2, options.max_background_jobs);
+  db_options.write_buffer_manager = rep->write_buffer_manager;
+  db_options.bytes_per_sync = 1 << 20;
+  // Rarely written families would otherwise keep old WAL files alive.
+  db_options.max_total_wal_size =
+      std::max<uint64_t>(options.memtable_budget_mib, 64) * 4 * 1024 * 1024;
+  db_options.keep_log_file_num = 5;
+  db_options.max_log_file_size = 16 << 20;
+
+  if (exists) {
+    // Refuse a directory with families this build does not know, rather
+    // than failing inside RocksDB with a less helpful message.
+    std::vector<std::string> names;
+    rocksdb::Status s =
+        rocksdb::DB::ListColumnFamilies(db_options, path, &names);
+    if (s.IsCorruption()) {
+      return absl::DataLossError(absl::StrCat("data directory ", path,
+                                              " is corrupt: ", s.ToString()));
+    }
+    if (!s.ok()) {
+      return FromRocksStatus(s, absl::StrCat("reading data directory ", path));
+    }
+    for (const std::string& name : names) {
+      const bool known = std::any_of(
+          kCfRegistry.begin(), kCfRegistry.end(),
+          [&](const CfInfo& info) { return info.name == name; });
+      if (!known) {
+        return absl::FailedPreconditionError(absl::StrCat(
+            "data directory ", path, " has column family '", name,
+            "' unknown to this linkd (written by a newer version?)"));
+      }
+    }
+  }
+
+  std::vector<rocksdb::ColumnFamilyDescriptor> descriptors;
+  descriptors.reserve(kNumCfs);
+  for (const CfInfo& info : kCfRegistry) {
+    descriptors.emplace_back(std::string(info.name),
+                             internal::CfOptions(info.cf, rep->shared));
+  }
+  std::vector<rocksdb::ColumnFamilyHandle*> handles;
+  rocksdb::Status s =
+      rocksdb::DB::Open(db_options, path, descriptors, &handles, &rep->db);
+  if (!s.ok()) {
+    if (IsLockError(s)) {
+      return absl::FailedPreconditionError(
+          absl::StrCat("data directory ", path,
+                       " is in use by another process (", s.ToString(), ")"));
+    }
+    if (s.IsCorruption()) {
+      return absl::DataLossError(absl::StrCat("data directory ", path,
+                                              " is corrupt: ", s.ToString()));
+    }
+    return FromRocksStatus(s, absl::StrCat("opening data directory ", path));
+  }
+  // DB::Open returns the handles in descriptor order, i.e. registry order.
+  for (size_t i = 0; i < kNumCfs; ++i) rep->handles[i] = handles[i];
+  std::unique_ptr<Store> store(new Store(std::move(rep)));
+
+  // Schema version: written on first open, checked on every later one.
+  absl::StatusOr<std::optional<std::string>> version =
+      store->Get(Cf::kDefault, SchemaVersionKey());
+  if (!version.ok()) return version.status();
+  if (!version->has_value()) {
+    WriteBatch batch = store->NewBatch();
+    batch.Put(Cf::kDefault, SchemaVersionKey(),
+              EncodeU64BigEndian(kSchemaVersion));
+    absl::Status st = store->Commit(std::move(batch));
+    if (!st.ok()) return st;
+    return store;
+  }
+  const std::string& v = **version;
+  if (v.size() != 8) {
+    return absl::DataLossError(absl::StrCat(
+        "data directory ", path, " has a malformed schema version"));
+  }
+  uint64_t found = 0;
+  for (char c : v) found = (found << 8) | static_cast<uint8_t>(c);
+  if (found > kSchemaVersion) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "data directory ", path, " has schema version ", found,
+        ", newer than this linkd's ", kSchemaVersion,
+        "; upgrade linkd or restore a backup"));
+  }
+  if (found < kSchemaVersion) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("data directory ", path, " has schema version ", found,
+                     " and no migration to ", kSchemaVersion, " exists"));
+  }
+  return store;
+}
+
+Store::Store(std::unique_ptr<internal::StoreRep> rep) : rep_(std::move(rep)) {}
+
+Store::~Store() {
+  if (rep_->db == nullptr) return;
+  // A Snapshot outliving its Store is a documented programmer error; close
+  // regardless rather than leak the database and its lock.
+  rep_->live_snapshots.store(0);
+  Close().IgnoreError();
+}
+
+const std::string& Store::path() const { return rep_->path; }
+
+absl::Status Store::CheckOpen() const {
+  if (rep_->db == nullptr) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("store ", rep_->path, " is closed"));
+  }
+  return absl::OkStatus();
+}
+
+const internal::SnapshotRep* Store::RepOf(const Snapshot& snapshot) const {
+  if (snapshot.rep_ == nullptr || snapshot.rep_->store != rep_.get()) {
+    return nullptr;
+  }
+  return snapshot.rep_.get();
+}
+
+namespace {
+
+// Read options at `snapshot` (nullptr: latest). `resolved` is the result of
+// Store::RepOf, nullptr when the snapshot is foreign.
+absl::Status MakeReadOptions(const Snapshot* snapshot,
+                             const internal::SnapshotRep* resolved,
+                             rocksdb::ReadOptions* ro) {
+  if (snapshot == nullptr) return absl::OkStatus();
+  if (resolved == nullptr) {
+    return absl::InvalidArgumentError(
+        "snapshot was not taken from this store (or was moved from)");
+  }
+  ro->snapshot = resolved->snapshot;
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+WriteBatch Store::NewBatch() const {
+  auto rep = std::make_unique<internal::WriteBatchRep>();
+  rep->store = rep_.get();
+  return WriteBatch(std::move(rep));
+}
+
+absl::Status Store::Commit(WriteBatch&& batch, const CommitOptions& options) {
+  WriteBatch consumed(std::move(batch));
+  if (consumed.rep_ == nullptr || consumed.rep_->store != rep_.get()) {
+    return absl::InvalidArgumentError(
+        "write batch was not created by this store (or was moved from)");
+  }
+  if (!consumed.rep_->first_error.ok()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("write batch holds a refused operation: ",
+                     consumed.rep_->first_error.ToString()));
+  }
+  if (absl::Status s = CheckOpen(); !s.ok()) return s;
+  if (consumed.rep_->batch.Count() == 0) return absl::OkStatus();
+  rocksdb::WriteOptions wo;
+  wo.sync = options.sync;
+  wo.disableWAL = false;  // never: a batch must survive a crash whole
+  return FromRocksStatus(rep_->db->Write(wo, &consumed.rep_->batch),
+                         absl::StrCat("committing to ", rep_->path));
+}
+
+absl::StatusOr<std::optional<std::string>> Store::Get(
+    Cf cf, std::string_view key, const Snapshot* snapshot) const {
+  if (absl::Status s = CheckOpen(); !s.ok()) return s;
+  rocksdb::ReadOptions ro;
+  if (absl::Status s = MakeReadOptions(
+          snapshot, snapshot ? RepOf(*snapshot) : nullptr, &ro);
+      !s.ok()) {
+    return s;
+  }
+  rocksdb::PinnableSlice value;
+  rocksdb::Status s =
+      rep_->db->Get(ro, rep_->handle(cf), rocksdb::Slice(key), &value);
+  if (s.IsNotFound()) return std::nullopt;
+  if (!s.ok()) return FromRocksStatus(s, Context("get", cf));
+  return std::optional<std::string>(value.ToString());
+}
+
+absl::StatusOr<std::vector<std::optional<std::string>>> Store::MultiGet(
+    Cf cf, absl::Span<const std::string> keys,
+    const Snapshot* snapshot) const {
+  if (absl::Status s = CheckOpen(); !s.ok()) return s;
+  rocksdb::ReadOptions ro;
+  if (absl::Status s = MakeReadOptions(
+          snapshot, snapshot ? RepOf(*snapshot) : nullptr, &ro);
+      !s.ok()) {
+    return s;
+  }
+  std::vector<std::optional<std::string>> out(keys.size());
+  if (keys.empty()) return out;
+  std::vector<rocksdb::Slice> slices(keys.begin(), keys.end());
+  std::vector<rocksdb::PinnableSlice> values(keys.size());
+  std::vector<rocksdb::Status> statuses(keys.size());
+  rep_->db->MultiGet(ro, rep_->handle(cf), keys.size(), slices.data(),
+                     values.data(), statuses.data(), /*sorted_input=*/false);
+  for (size_t i = 0; i < keys.size(); ++i) {
+    if (statuses[i].IsNotFound()) continue;
+    if (!statuses[i].ok()) {
+      return FromRocksStatus(statuses[i], Context("multi-get", cf));
+    }
+    out[i] = values[i].ToString();
+  }
+  return out;
+}
+
+absl::Status Store::ScanPrefix(Cf cf, std::string_view prefix,
+                               ScanCallback fn,
+                               const ScanOptions& options) const {
+  return ScanRange(cf, prefix, PrefixSuccessor(prefix), fn, options);
+}
+
+absl::Status Store::ScanRange(Cf cf, std::string_view begin,
+                              std::string_view end, ScanCallback fn,
+                              const ScanOptions& options) const {
+  if (absl::Status s = CheckOpen(); !s.ok()) return s;
+  rocksdb::ReadOptions ro;
+  if (absl::Status s = MakeReadOptions(
+          options.snapshot,
+          options.snapshot ? RepOf(*options.snapshot) : nullptr, &ro);
+      !s.ok()) {
+    return s;
+  }
+  ro.fill_cache = options.fill_cache;
+  // Bounds let RocksDB skip whole files and tombstones outside the range.
+  // The slices must outlive the iterator.
+  const rocksdb::Slice lower(begin);
+  const rocksdb::Slice upper(end);
+  ro.iterate_lower_bound = &lower;
+  if (!end.empty()) ro.iterate_upper_bound = &upper;
+
+  std::unique_ptr<rocksdb::Iterator> it(
+      rep_->db->NewIterator(ro, rep_->handle(cf)));
+  if (options.reverse) {
+    it->SeekToLast();  // honours iterate_upper_bound
+  } else {
+    it->SeekToFirst();  // honours iterate_lower_bound
+  }
+  for (; it->Valid(); options.reverse ? it->Prev() : it->Next()) {
+    const rocksdb::Slice k = it->key();
+    const rocksdb::Slice v = it->value();
+    absl::StatusOr<bool> more = fn(std::string_view(k.data(), k.size()),
+                                   std::string_view(v.data(), v.size()));
+    if (!more.ok()) return more.status();
+    if (!*more) return absl::OkStatus();
+  }
+  return FromRocksStatus(it->status(), Context("scan", cf));
+}
+
+absl::StatusOr<int64_t> Store::GetCounter(Cf cf, std::string_view key,
+                                          const Snapshot* snapshot) const {
+  absl::StatusOr<std::optional<std::string>> v = Get(cf, key, snapshot);
+  if (!v.ok()) return v.status();
+  if (!v->has_value()) return 0;
+  return DecodeCounter(**v);
+}
+
+Snapshot Store::GetSnapshot() const {
+  auto rep = std::make_unique<internal::SnapshotRep>();
+  rep->store = rep_.get();
+  if (rep_->db != nullptr) {
+    rep->snapshot = rep_->db->GetSnapshot();
+    rep_->live_snapshots.fetch_add(1, std::memory_order_relaxed);
+  }
+  return Snapshot(std::move(rep));
+}
+
+absl::Status Store::Checkpoint(const std::string& dir) const {
+  if (absl::Status s = CheckOpen(); !s.ok()) return s;
+  std::error_code ec;
+  if (std::filesystem::exists(dir, ec)) {
+    return absl::AlreadyExistsError(
+        absl::StrCat("checkpoint directory ", dir, " already exists"));
+  }
+  rocksdb::Checkpoint* raw = nullptr;
+  rocksdb::Status s = rocksdb::Checkpoint::Create(rep_->db, &raw);
+  std::unique_ptr<rocksdb::Checkpoint> checkpoint(raw);
+  if (!s.ok()) return FromRocksStatus(s, "creating checkpoint");
+  return FromRocksStatus(checkpoint->CreateCheckpoint(dir),
+                         absl::StrCat("writing checkpoint to ", dir));
+}
+
+absl::Status Store::Flush() {
+  if (absl::Status s = CheckOpen(); !s.ok()) return s;
+  rocksdb::FlushOptions fo;
+  fo.wait = true;
+  std::vector<rocksdb::ColumnFamilyHandle*> all(rep_->handles.begin(),
+                                                rep_->handles.end());
+  return FromRocksStatus(rep_->db->Flush(fo, all),
+                         absl::StrCat("flushing ", rep_->path));
+}
+
+absl::Status Store::Close() {
+  if (rep_->db == nullptr) return absl::OkStatus();
+  if (rep_->live_snapshots.load() > 0) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "cannot close store ", rep_->path, ": snapshots are still alive"));
+  }
+  // Handles must go before the DB that created them.
+  rocksdb::Status first;
+  for (rocksdb::ColumnFamilyHandle*& h : rep_->handles) {
+    if (h == nullptr) continue;
+    rocksdb::Status s = rep_->db->DestroyColumnFamilyHandle(h);
+    if (first.ok()) first = s;
+    h = nullptr;
+  }
+  rocksdb::Status s = rep_->db->Close();
+  if (first.ok()) first = s;
+  delete rep_->db;
+  rep_->db = nullptr;
+  return FromRocksStatus(first, absl::StrCat("closing ", rep_->path));
+}
+
+absl::StatusOr<int64_t> DecodeCounter(std::string_view value) {
+  if (value.size() != 8) {
+    return absl::DataLossError(
+        absl::StrCat("counter value has ", value.size(), " bytes, expected 8"));
+  }
+  uint64_t v = 0;
+  for (int i = 7; i >= 0; --i) v = (v << 8) | static_cast<uint8_t>(value[i]);
+  return static_cast<int64_t>(v);
+}
+
+}  // namespace linkd::store
