@@ -28,8 +28,8 @@ constexpr std::string_view kHeader =
 absl::Status ErrnoStatus(int err, std::string_view what,
                          const std::string& path) {
   const std::string msg =
-      absl::StrCat(absl::string_view(what.data(), what.size()), " ", path,
-                   ": ", std::strerror(err));
+      absl::StrCat(absl::string_view(what.data(), what.size()), " ", path, ": ",
+                   std::strerror(err));
   switch (err) {
     case ENOENT:
       return absl::NotFoundError(msg);
@@ -63,7 +63,8 @@ absl::StatusOr<LinkageKey> Parse(std::string_view text,
     ++line_no;
     const size_t nl = text.find('\n');
     std::string_view line = text.substr(0, nl);
-    text = nl == std::string_view::npos ? std::string_view() : text.substr(nl + 1);
+    text =
+        nl == std::string_view::npos ? std::string_view() : text.substr(nl + 1);
     if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
     if (line.empty() || line.front() == '#') continue;
     const size_t colon = line.find(": ");
@@ -90,7 +91,8 @@ absl::StatusOr<LinkageKey> Parse(std::string_view text,
     } else if (name == "key") {
       if (have_key) return bad("duplicate entry");
       if (value.size() != 2 * kLinkageKeyBytes ||
-          value.find_first_not_of("0123456789abcdef") != std::string_view::npos) {
+          value.find_first_not_of("0123456789abcdef") !=
+              std::string_view::npos) {
         return bad("key must be 64 lower-case hex digits");
       }
       size_t bin_len = 0;
@@ -152,9 +154,9 @@ absl::StatusOr<LinkageKey> LinkageKey::ReadFile(const std::string& path) {
   }
   if ((st.st_mode & 077) != 0) {
     close(fd);
-    return absl::PermissionDeniedError(absl::StrCat(
-        "key file ", path,
-        " is accessible by group or others; run chmod 600 on it"));
+    return absl::PermissionDeniedError(
+        absl::StrCat("key file ", path,
+                     " is accessible by group or others; run chmod 600 on it"));
   }
   std::string text(kMaxKeyFileBytes + 1, '\0');
   size_t len = 0;
@@ -176,7 +178,8 @@ absl::StatusOr<LinkageKey> LinkageKey::ReadFile(const std::string& path) {
     return absl::InvalidArgumentError(
         absl::StrCat("key file ", path, " is too large"));
   }
-  absl::StatusOr<LinkageKey> key = Parse(std::string_view(text.data(), len), path);
+  absl::StatusOr<LinkageKey> key =
+      Parse(std::string_view(text.data(), len), path);
   Wipe(&text);
   return key;
 }
@@ -192,8 +195,8 @@ absl::Status LinkageKey::WriteFile(const std::string& path) const {
                  bytes_.size());
   text.back() = '\n';
 
-  const int fd = open(path.c_str(),
-                      O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+  const int fd = open(
+      path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
   if (fd < 0) {
     Wipe(&text);
     return ErrnoStatus(errno, "cannot create key file", path);

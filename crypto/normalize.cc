@@ -133,18 +133,17 @@ absl::StatusOr<Date> ParseAuto(std::string_view s) {
 constexpr std::array<std::string_view, 13> kTitles = {
     "MR",  "MRS", "MISS", "MS",   "MX",   "MASTER", "DR",
     "REV", "SIR", "DAME", "LADY", "LORD", "PROF"};
-constexpr std::array<std::string_view, 7> kSuffixes = {"JR",  "JNR", "SR", "SNR",
+constexpr std::array<std::string_view, 7> kSuffixes = {"JR", "JNR", "SR", "SNR",
                                                        "II", "III", "IV"};
 // Whole-name placeholders, compared with the parts joined by one space.
 constexpr std::array<std::string_view, 22> kNamePlaceholders = {
-    "UNKNOWN", "NOT KNOWN", "NOTKNOWN",  "UNK",     "NK",     "BABY",
-    "BABY BOY", "BABY GIRL", "INFANT",   "NEWBORN", "NONE",   "NO NAME",
-    "NONAME",  "UNNAMED",   "TBC",       "TBA",     "TEST",   "NULL",
-    "NIL",     "ANON",      "ANONYMOUS", "REFUSED"};
+    "UNKNOWN",  "NOT KNOWN", "NOTKNOWN",  "UNK",     "NK",   "BABY",
+    "BABY BOY", "BABY GIRL", "INFANT",    "NEWBORN", "NONE", "NO NAME",
+    "NONAME",   "UNNAMED",   "TBC",       "TBA",     "TEST", "NULL",
+    "NIL",      "ANON",      "ANONYMOUS", "REFUSED"};
 
 template <size_t N>
-bool Contains(const std::array<std::string_view, N>& list,
-              std::string_view s) {
+bool Contains(const std::array<std::string_view, N>& list, std::string_view s) {
   for (std::string_view e : list) {
     if (e == s) return true;
   }
@@ -326,11 +325,13 @@ absl::StatusOr<Postcode> NormalizePostcode(std::string_view postcode) {
   const auto in = [](char c, std::string_view set) {
     return set.find(c) != std::string_view::npos;
   };
-  bool letters_ok = !in(outward[0], "QVX") &&
-                    !in(inward[1], "CIKMOV") && !in(inward[2], "CIKMOV");
+  bool letters_ok = !in(outward[0], "QVX") && !in(inward[1], "CIKMOV") &&
+                    !in(inward[2], "CIKMOV");
   if (IsUpper(outward[1])) letters_ok = letters_ok && !in(outward[1], "IJZ");
-  if (shape == "A9A") letters_ok = letters_ok && in(outward[2], "ABCDEFGHJKPSTUW");
-  if (shape == "AA9A") letters_ok = letters_ok && in(outward[3], "ABEHMNPRVWXY");
+  if (shape == "A9A")
+    letters_ok = letters_ok && in(outward[2], "ABCDEFGHJKPSTUW");
+  if (shape == "AA9A")
+    letters_ok = letters_ok && in(outward[3], "ABEHMNPRVWXY");
   if (!letters_ok) return Invalid("letter not allowed in position");
   return pc;
 }

@@ -42,7 +42,7 @@ int UsageError(std::string_view message) {
 int main(int argc, char** argv) {
   std::string config_file, data_dir, listen, ready_file;
   for (int i = 1; i < argc; ++i) {
-    const std::string_view arg = argv[i];
+    const std::string arg = argv[i];
     if (arg == "--help" || arg == "-h") {
       std::fwrite(kUsage.data(), 1, kUsage.size(), stdout);
       return 0;

@@ -82,7 +82,8 @@ Folded FoldCodePoint(char32_t cp) {
   // Spacing modifier letters (U+02BC apostrophe, U+02BB okina, ...) and
   // combining diacritical marks (decomposed accents).
   if (cp >= 0x2B0 && cp < 0x370) return Kind(FoldKind::kDrop);
-  if (cp >= 0x370 && cp < 0x500) return FromTable(kFold0370, kFold0370First, cp);
+  if (cp >= 0x370 && cp < 0x500)
+    return FromTable(kFold0370, kFold0370First, cp);
   if (cp >= 0x1E00 && cp < 0x1F00) {
     return FromTable(kFold1E00, kFold1E00First, cp);
   }
@@ -97,8 +98,10 @@ Folded FoldCodePoint(char32_t cp) {
       cp == 0xFEFF || (cp >= 0xFE20 && cp <= 0xFE2F)) {
     return Kind(FoldKind::kDrop);  // quotes, zero-width, combining halves
   }
-  if (cp >= 0xFF21 && cp <= 0xFF3A) return Letters(kUpper.substr(cp - 0xFF21, 1));
-  if (cp >= 0xFF41 && cp <= 0xFF5A) return Letters(kUpper.substr(cp - 0xFF41, 1));
+  if (cp >= 0xFF21 && cp <= 0xFF3A)
+    return Letters(kUpper.substr(cp - 0xFF21, 1));
+  if (cp >= 0xFF41 && cp <= 0xFF5A)
+    return Letters(kUpper.substr(cp - 0xFF41, 1));
   if (cp >= 0xFF10 && cp <= 0xFF19) return Kind(FoldKind::kDigit);
   return Kind(FoldKind::kUnsupported);
 }

@@ -206,7 +206,7 @@ int main(int argc, char** argv) {
   if (server.empty()) server = "127.0.0.1:7300";
   int i = 1;
   for (; i < argc; ++i) {
-    const std::string_view arg = argv[i];
+    const std::string arg = argv[i];
     if (arg == "--help" || arg == "-h") {
       absl::PrintF("%s", kUsage);
       return 0;

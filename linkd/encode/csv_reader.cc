@@ -76,10 +76,9 @@ absl::StatusOr<CsvReader::Raw> CsvReader::ReadRecord(
     const char c = buf_[pos_++];
     if (++bytes > options_.max_record_bytes) {
       broken_ = true;
-      return absl::DataLossError(
-          absl::StrCat(where(), ": record longer than ",
-                       options_.max_record_bytes,
-                       " bytes (is a quote left open?)"));
+      return absl::DataLossError(absl::StrCat(
+          where(), ": record longer than ", options_.max_record_bytes,
+          " bytes (is a quote left open?)"));
     }
     switch (state) {
       case State::kFieldStart:

@@ -80,8 +80,8 @@ TEST(CsvReaderTest, QuotedFieldsWithCommasQuotesAndNewlines) {
 TEST(CsvReaderTest, EmptyFieldsAndTrailingComma) {
   std::vector<std::string> header;
   Rows rows = ReadAll("a,b,c\n,,\n1,,\r\n", &header);
-  EXPECT_THAT(rows, ElementsAre(ElementsAre("", "", ""),
-                                ElementsAre("1", "", "")));
+  EXPECT_THAT(rows,
+              ElementsAre(ElementsAre("", "", ""), ElementsAre("1", "", "")));
 }
 
 TEST(CsvReaderTest, SkipsEmptyLinesWithoutCountingThem) {
@@ -168,9 +168,8 @@ TEST(CsvReaderTest, OverlongRecordIsDataLoss) {
 TEST(CsvReaderTest, EmptyInputHasNoHeader) {
   std::istringstream in("");
   CsvReader reader(&in);
-  EXPECT_THAT(reader.ReadHeader(),
-              StatusIs(absl::StatusCode::kInvalidArgument,
-                       HasSubstr("no CSV header")));
+  EXPECT_THAT(reader.ReadHeader(), StatusIs(absl::StatusCode::kInvalidArgument,
+                                            HasSubstr("no CSV header")));
 }
 
 TEST(CsvReaderTest, HeaderOnlyHasNoRows) {
@@ -203,10 +202,9 @@ TEST(CsvReaderTest, RecordsSpanningBufferBoundaries) {
   Rows rows = ReadAll(csv, &header);
   ASSERT_EQ(rows.size(), static_cast<size_t>(kRows));
   for (int i = 0; i < kRows; i += 997) {
-    EXPECT_THAT(rows[i],
-                ElementsAre(std::to_string(i),
-                            "multi\nline \"" + std::to_string(i) +
-                                "\" text, with comma"));
+    EXPECT_THAT(rows[i], ElementsAre(std::to_string(i),
+                                     "multi\nline \"" + std::to_string(i) +
+                                         "\" text, with comma"));
   }
 }
 

@@ -2,12 +2,23 @@
 
 #include <utility>
 
-#include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 
 namespace linkd::encode {
 namespace {
+
+bool IsAsciiSpace(char c) {
+  return c == ' ' || c == '\t' || c == '\r' || c == '\n' || c == '\f' ||
+         c == '\v';
+}
+
+// `s` without surrounding ASCII whitespace.
+std::string_view Trim(std::string_view s) {
+  while (!s.empty() && IsAsciiSpace(s.front())) s.remove_prefix(1);
+  while (!s.empty() && IsAsciiSpace(s.back())) s.remove_suffix(1);
+  return s;
+}
 
 // Every field name accepted by --map, for messages.
 std::string KnownFields() {
@@ -25,7 +36,7 @@ bool IsKnownField(std::string_view name) {
 // Index of `column` in `header`; INVALID_ARGUMENT if absent or repeated.
 absl::StatusOr<size_t> FindColumn(const std::vector<std::string>& header,
                                   const std::string& column,
-                                  std::string_view field) {
+                                  const std::string& field) {
   std::optional<size_t> found;
   for (size_t i = 0; i < header.size(); ++i) {
     if (header[i] != column) continue;
@@ -58,10 +69,9 @@ absl::StatusOr<MapSpec> ParseMapSpec(std::string_view arg) {
   const size_t eq = arg.find('=');
   if (eq == std::string_view::npos) {
     return absl::InvalidArgumentError(absl::StrCat(
-        "--map \"", arg, "\": expected FIELD=COLUMN"));
+        "--map \"", std::string(arg), "\": expected FIELD=COLUMN"));
   }
-  MapSpec spec{std::string(arg.substr(0, eq)),
-               std::string(arg.substr(eq + 1))};
+  MapSpec spec{std::string(arg.substr(0, eq)), std::string(arg.substr(eq + 1))};
   if (!IsKnownField(spec.field)) {
     return absl::InvalidArgumentError(
         absl::StrCat("--map: unknown field \"", spec.field,
@@ -75,8 +85,7 @@ absl::StatusOr<MapSpec> ParseMapSpec(std::string_view arg) {
 }
 
 absl::StatusOr<FieldMap> FieldMap::Resolve(
-    const std::vector<MapSpec>& specs,
-    const std::vector<std::string>& header) {
+    const std::vector<MapSpec>& specs, const std::vector<std::string>& header) {
   std::vector<MapSpec> effective = specs;
   if (effective.empty()) {
     // Default: map every field whose name is exactly a header column.
@@ -88,9 +97,8 @@ absl::StatusOr<FieldMap> FieldMap::Resolve(
   bool have_record_id = false;
   for (const MapSpec& spec : effective) {
     if (!IsKnownField(spec.field)) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("unknown field \"", spec.field,
-                       "\"; known fields: ", KnownFields()));
+      return absl::InvalidArgumentError(absl::StrCat(
+          "unknown field \"", spec.field, "\"; known fields: ", KnownFields()));
     }
     absl::StatusOr<size_t> index = FindColumn(header, spec.column, spec.field);
     if (!index.ok()) return index.status();
@@ -111,10 +119,9 @@ absl::StatusOr<FieldMap> FieldMap::Resolve(
   }
   if (!have_record_id) {
     return absl::InvalidArgumentError(
-        specs.empty()
-            ? "the CSV header has no record_id column; use --map "
-              "record_id=COLUMN"
-            : "record_id is not mapped; add --map record_id=COLUMN");
+        specs.empty() ? "the CSV header has no record_id column; use --map "
+                        "record_id=COLUMN"
+                      : "record_id is not mapped; add --map record_id=COLUMN");
   }
   return map;
 }
@@ -122,10 +129,9 @@ absl::StatusOr<FieldMap> FieldMap::Resolve(
 void FieldMap::Extract(const std::vector<std::string>& row,
                        crypto::ClearIdentity* out) const {
   auto get = [&](crypto::Field field) -> std::string {
-    const std::optional<size_t>& column =
-        columns_[static_cast<size_t>(field)];
+    const std::optional<size_t>& column = columns_[static_cast<size_t>(field)];
     if (!column.has_value() || *column >= row.size()) return std::string();
-    return std::string(absl::StripAsciiWhitespace(row[*column]));
+    return std::string(Trim(row[*column]));
   };
   out->given_name = get(crypto::Field::kGivenName);
   out->family_name = get(crypto::Field::kFamilyName);
@@ -138,7 +144,7 @@ void FieldMap::Extract(const std::vector<std::string>& row,
 
 std::string_view FieldMap::RecordId(const std::vector<std::string>& row) const {
   if (record_id_column_ >= row.size()) return std::string_view();
-  return absl::StripAsciiWhitespace(row[record_id_column_]);
+  return Trim(row[record_id_column_]);
 }
 
 }  // namespace linkd::encode

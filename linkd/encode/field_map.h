@@ -46,8 +46,9 @@ class FieldMap {
   // the field or column if a field is unknown or mapped twice, a column is
   // missing from the header or appears in it more than once, or record_id is
   // not mapped.
-  static absl::StatusOr<FieldMap> Resolve(const std::vector<MapSpec>& specs,
-                                          const std::vector<std::string>& header);
+  static absl::StatusOr<FieldMap> Resolve(
+      const std::vector<MapSpec>& specs,
+      const std::vector<std::string>& header);
 
   // Index of the record_id column.
   size_t record_id_column() const { return record_id_column_; }

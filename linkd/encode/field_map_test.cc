@@ -25,9 +25,8 @@ TEST(ParseMapSpecTest, SplitsAtFirstEquals) {
 }
 
 TEST(ParseMapSpecTest, AcceptsEveryField) {
-  for (const char* field :
-       {"record_id", "given_name", "family_name", "dob", "sex", "postcode",
-        "upn", "nhs_number"}) {
+  for (const char* field : {"record_id", "given_name", "family_name", "dob",
+                            "sex", "postcode", "upn", "nhs_number"}) {
     EXPECT_THAT(ParseMapSpec(std::string(field) + "=Col"), IsOk()) << field;
   }
 }
@@ -52,15 +51,14 @@ TEST(FieldFromNameTest, KnowsEncoderFieldsOnly) {
 }
 
 TEST(FieldMapTest, ExplicitMapResolvesColumns) {
-  const std::vector<std::string> header = {"Forename", "Surname", "ID",
-                                           "Birth", "Pupil"};
-  absl::StatusOr<FieldMap> map = FieldMap::Resolve(
-      {{"record_id", "ID"},
-       {"given_name", "Forename"},
-       {"family_name", "Surname"},
-       {"dob", "Birth"},
-       {"upn", "Pupil"}},
-      header);
+  const std::vector<std::string> header = {"Forename", "Surname", "ID", "Birth",
+                                           "Pupil"};
+  absl::StatusOr<FieldMap> map = FieldMap::Resolve({{"record_id", "ID"},
+                                                    {"given_name", "Forename"},
+                                                    {"family_name", "Surname"},
+                                                    {"dob", "Birth"},
+                                                    {"upn", "Pupil"}},
+                                                   header);
   ASSERT_THAT(map, IsOk());
   EXPECT_EQ(map->record_id_column(), 2u);
   EXPECT_THAT(map->column(Field::kGivenName), Optional(0u));
@@ -90,8 +88,8 @@ TEST(FieldMapTest, DefaultMapUsesExactHeaderNames) {
 
 TEST(FieldMapTest, ExplicitMapDisablesDefaults) {
   const std::vector<std::string> header = {"id", "given_name"};
-  absl::StatusOr<FieldMap> map = FieldMap::Resolve({{"record_id", "id"}},
-                                                   header);
+  absl::StatusOr<FieldMap> map =
+      FieldMap::Resolve({{"record_id", "id"}}, header);
   ASSERT_THAT(map, IsOk());
   EXPECT_EQ(map->column(Field::kGivenName), std::nullopt);
 }
@@ -100,10 +98,10 @@ TEST(FieldMapTest, RecordIdIsRequired) {
   EXPECT_THAT(FieldMap::Resolve({}, {"given_name", "dob"}),
               StatusIs(absl::StatusCode::kInvalidArgument,
                        HasSubstr("no record_id column")));
-  EXPECT_THAT(FieldMap::Resolve({{"given_name", "given_name"}},
-                                {"given_name", "dob"}),
-              StatusIs(absl::StatusCode::kInvalidArgument,
-                       HasSubstr("record_id is not mapped")));
+  EXPECT_THAT(
+      FieldMap::Resolve({{"given_name", "given_name"}}, {"given_name", "dob"}),
+      StatusIs(absl::StatusCode::kInvalidArgument,
+               HasSubstr("record_id is not mapped")));
 }
 
 TEST(FieldMapTest, MissingColumnNamesFieldAndColumn) {
@@ -121,12 +119,11 @@ TEST(FieldMapTest, AmbiguousColumnIsRefused) {
 }
 
 TEST(FieldMapTest, FieldMappedTwiceIsRefused) {
-  EXPECT_THAT(FieldMap::Resolve({{"record_id", "id"},
-                                 {"dob", "a"},
-                                 {"dob", "b"}},
-                                {"id", "a", "b"}),
-              StatusIs(absl::StatusCode::kInvalidArgument,
-                       HasSubstr("dob is mapped twice")));
+  EXPECT_THAT(
+      FieldMap::Resolve({{"record_id", "id"}, {"dob", "a"}, {"dob", "b"}},
+                        {"id", "a", "b"}),
+      StatusIs(absl::StatusCode::kInvalidArgument,
+               HasSubstr("dob is mapped twice")));
   EXPECT_THAT(
       FieldMap::Resolve({{"record_id", "a"}, {"record_id", "b"}}, {"a", "b"}),
       StatusIs(absl::StatusCode::kInvalidArgument,
@@ -134,10 +131,10 @@ TEST(FieldMapTest, FieldMappedTwiceIsRefused) {
 }
 
 TEST(FieldMapTest, UnknownFieldInSpecIsRefused) {
-  EXPECT_THAT(FieldMap::Resolve({{"record_id", "id"}, {"surname", "s"}},
-                                {"id", "s"}),
-              StatusIs(absl::StatusCode::kInvalidArgument,
-                       HasSubstr("unknown field \"surname\"")));
+  EXPECT_THAT(
+      FieldMap::Resolve({{"record_id", "id"}, {"surname", "s"}}, {"id", "s"}),
+      StatusIs(absl::StatusCode::kInvalidArgument,
+               HasSubstr("unknown field \"surname\"")));
 }
 
 }  // namespace

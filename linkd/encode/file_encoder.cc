@@ -25,9 +25,8 @@ absl::Status WriteItem(const linkd::v1::IngestItem& item, OutputFormat format,
     if (size > static_cast<size_t>(INT32_MAX)) {
       return absl::InternalError("encoded record too large");
     }
-    const size_t prefix =
-        google::protobuf::io::CodedOutputStream::VarintSize32(
-            static_cast<uint32_t>(size));
+    const size_t prefix = google::protobuf::io::CodedOutputStream::VarintSize32(
+        static_cast<uint32_t>(size));
     scratch->resize(prefix + size);
     auto* data = reinterpret_cast<uint8_t*>(scratch->data());
     google::protobuf::io::CodedOutputStream::WriteVarint32ToArray(
@@ -54,15 +53,22 @@ absl::Status WriteItem(const linkd::v1::IngestItem& item, OutputFormat format,
 absl::StatusOr<OutputFormat> ParseOutputFormat(std::string_view name) {
   if (name == "binary") return OutputFormat::kBinary;
   if (name == "jsonl") return OutputFormat::kJsonl;
-  return absl::InvalidArgumentError(absl::StrCat(
-      "unknown output format \"", name, "\"; expected binary or jsonl"));
+  return absl::InvalidArgumentError(
+      absl::StrCat("unknown output format \"", std::string(name),
+                   "\"; expected binary or jsonl"));
 }
 
 bool LooksLikeIdentifier(std::string_view record_id,
                          const crypto::DateFormat& date_format) {
-  return crypto::NormalizeNhsNumber(record_id).ok() ||
-         crypto::NormalizeUpn(record_id).ok() ||
-         crypto::DateFormat::Auto().Parse(record_id).ok() ||
+  // Cheap, conservative pre-checks by digit count (every row goes through
+  // here): an NHS number has 10 digits, a UPN at least 11, and a date at
+  // least 6 (YYYY plus a one- or two-digit day and month).
+  int digits = 0;
+  for (char c : record_id) digits += (c >= '0' && c <= '9') ? 1 : 0;
+  if (digits < 6) return false;
+  if (digits == 10 && crypto::NormalizeNhsNumber(record_id).ok()) return true;
+  if (digits >= 11 && crypto::NormalizeUpn(record_id).ok()) return true;
+  return crypto::DateFormat::Auto().Parse(record_id).ok() ||
          date_format.Parse(record_id).ok();
 }
 
@@ -87,8 +93,8 @@ absl::Status FileEncoder::Run(std::istream& in, std::ostream& out,
   CsvReader reader(&in, options_.csv);
   absl::Status status = reader.ReadHeader();
   if (!status.ok()) return status;
-  absl::StatusOr<FieldMap> map = FieldMap::Resolve(options_.maps,
-                                                   reader.header());
+  absl::StatusOr<FieldMap> map =
+      FieldMap::Resolve(options_.maps, reader.header());
   if (!map.ok()) return map.status();
 
   auto reject = [summary](int64_t row, std::string_view category,
@@ -128,13 +134,13 @@ absl::Status FileEncoder::Run(std::istream& in, std::ostream& out,
         // A malformed row: reported, skipped, the run goes on. The detail
         // names the structure problem only, never the content.
         ++summary->rows_read;
-        std::string_view detail = next.status().message();
+        absl::string_view detail = next.status().message();
         const std::string prefix = absl::StrCat("row ", reader.row(), ": ");
         if (detail.substr(0, prefix.size()) == prefix) {
           detail.remove_prefix(prefix.size());
         }
         reject(reader.row(), kMalformedRowReason,
-               absl::StrCat(kMalformedRowReason, ": ", detail));
+               absl::StrCat(std::string(kMalformedRowReason), ": ", detail));
         continue;
       }
       if (next.status().code() == absl::StatusCode::kDataLoss) {
@@ -217,7 +223,8 @@ std::string FormatSummary(const EncodeSummary& summary) {
     }
   }
   if (summary.duplicate_check_saturated) {
-    absl::StrAppend(&text, "  note: duplicate record_id check covered the first ",
+    absl::StrAppend(&text,
+                    "  note: duplicate record_id check covered the first ",
                     summary.duplicate_check_limit,
                     " record ids only; linkd treats later duplicates as "
                     "updates\n");

@@ -137,8 +137,7 @@ class FileEncoder {
   //    the end of the input);
   //  - UNAVAILABLE if reading `in` or writing `out` fails;
   //  - OK otherwise, even if rows were rejected (see summary->rows_rejected).
-  absl::Status Run(std::istream& in, std::ostream& out,
-                   EncodeSummary* summary);
+  absl::Status Run(std::istream& in, std::ostream& out, EncodeSummary* summary);
 
  private:
   const crypto::Encoder* encoder_;

@@ -72,11 +72,12 @@ Exit status:
   0  every row was encoded
   3  finished, but some rows were rejected
   2  usage error
-  1  any other failure (unreadable key, unreadable or structurally broken
-     CSV, unwritable output)
+  1  any other failure (unreadable key, unreadable input, a CSV header
+     without the mapped columns, a structurally broken CSV such as a quote
+     left open at the end, unwritable output)
 )";
 
-int UsageError(std::string_view message) {
+int UsageError(absl::string_view message) {
   std::cerr << "linkd-encode: " << message << "\n"
             << "Try 'linkd-encode --help'.\n";
   return kExitUsage;
@@ -126,7 +127,7 @@ class Args {
                  std::string* error) {
     if (has_inline_value_) return true;
     if (i_ >= args_.size()) {
-      *error = absl::StrCat(flag, " needs a value");
+      *error = absl::StrCat(std::string(flag), " needs a value");
       return false;
     }
     *value = args_[i_++];
@@ -246,8 +247,8 @@ int Encode(Args& args) {
   if (input != "-") {
     file_in.open(input, std::ios::binary);
     if (!file_in.is_open()) {
-      return Failure(absl::NotFoundError(
-          absl::StrCat("cannot open input file ", input)));
+      return Failure(
+          absl::NotFoundError(absl::StrCat("cannot open input file ", input)));
     }
     in = &file_in;
   }

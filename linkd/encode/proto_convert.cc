@@ -46,10 +46,13 @@ void ToProto(const crypto::EncodedIdentity& in,
 void MakeIngestItem(std::string_view source, std::string_view record_id,
                     const crypto::EncodedIdentity& identity,
                     linkd::v1::IngestItem* out) {
-  out->Clear();
+  // IngestItem holds only the `kind` oneof. Reusing an existing record
+  // keeps its allocated strings, which matters when one item is refilled
+  // for every row of a file; every field is overwritten below.
+  if (!out->has_record()) out->Clear();
   linkd::v1::EncodedRecord* record = out->mutable_record();
-  record->set_source(std::string(source));
-  record->set_record_id(std::string(record_id));
+  record->set_source(source.data(), source.size());
+  record->set_record_id(record_id.data(), record_id.size());
   ToProto(identity, record->mutable_identity());
 }
 

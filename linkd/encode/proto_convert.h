@@ -14,9 +14,11 @@ namespace linkd::encode {
 // Fills `*out` (cleared first) from `in`: versions, key check and every
 // present token or filter as raw bytes. Absent optionals leave their bytes
 // field empty. `out` must not be null.
-void ToProto(const crypto::EncodedIdentity& in, linkd::v1::EncodedIdentity* out);
+void ToProto(const crypto::EncodedIdentity& in,
+             linkd::v1::EncodedIdentity* out);
 
-// Fills `*out` (cleared first) with the ingest item for one source record.
+// Overwrites `*out` with the ingest item for one source record (reusing its
+// allocations).
 // `out` must not be null.
 void MakeIngestItem(std::string_view source, std::string_view record_id,
                     const crypto::EncodedIdentity& identity,

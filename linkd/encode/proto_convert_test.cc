@@ -58,28 +58,39 @@ TEST(ProtoConvertTest, EveryTokenFieldIsCopied) {
   crypto::EncodedIdentity in;
   uint8_t start = 0;
   for (auto* token :
-       {&in.upn, &in.nhs_number, &in.dob, &in.dob_year_month,
-        &in.dob_year_day, &in.dob_month_day, &in.dob_unordered,
-        &in.birth_year, &in.sex, &in.postcode_unit, &in.postcode_sector,
-        &in.postcode_district}) {
+       {&in.upn, &in.nhs_number, &in.dob, &in.dob_year_month, &in.dob_year_day,
+        &in.dob_month_day, &in.dob_unordered, &in.birth_year, &in.sex,
+        &in.postcode_unit, &in.postcode_sector, &in.postcode_district}) {
     *token = Filled<crypto::kTokenBytes>(start += 32);
   }
   in.given_name_bf = Filled<crypto::kBloomBytes>(9);
   in.family_name_bf = Filled<crypto::kBloomBytes>(10);
   linkd::v1::EncodedIdentity out;
   ToProto(in, &out);
-  const std::string expected[] = {
-      AsString(*in.upn),           AsString(*in.nhs_number),
-      AsString(*in.dob),           AsString(*in.dob_year_month),
-      AsString(*in.dob_year_day),  AsString(*in.dob_month_day),
-      AsString(*in.dob_unordered), AsString(*in.birth_year),
-      AsString(*in.sex),           AsString(*in.postcode_unit),
-      AsString(*in.postcode_sector), AsString(*in.postcode_district)};
-  const std::string actual[] = {
-      out.upn(),           out.nhs_number(),        out.dob(),
-      out.dob_year_month(), out.dob_year_day(),     out.dob_month_day(),
-      out.dob_unordered(), out.birth_year(),        out.sex(),
-      out.postcode_unit(), out.postcode_sector(),   out.postcode_district()};
+  const std::string expected[] = {AsString(*in.upn),
+                                  AsString(*in.nhs_number),
+                                  AsString(*in.dob),
+                                  AsString(*in.dob_year_month),
+                                  AsString(*in.dob_year_day),
+                                  AsString(*in.dob_month_day),
+                                  AsString(*in.dob_unordered),
+                                  AsString(*in.birth_year),
+                                  AsString(*in.sex),
+                                  AsString(*in.postcode_unit),
+                                  AsString(*in.postcode_sector),
+                                  AsString(*in.postcode_district)};
+  const std::string actual[] = {out.upn(),
+                                out.nhs_number(),
+                                out.dob(),
+                                out.dob_year_month(),
+                                out.dob_year_day(),
+                                out.dob_month_day(),
+                                out.dob_unordered(),
+                                out.birth_year(),
+                                out.sex(),
+                                out.postcode_unit(),
+                                out.postcode_sector(),
+                                out.postcode_district()};
   for (size_t i = 0; i < std::size(expected); ++i) {
     EXPECT_EQ(actual[i], expected[i]) << "field " << i;
   }

@@ -27,9 +27,9 @@ void Reject(v1::IngestAck* ack, uint32_t index, const absl::Status& status) {
   r->set_index(index);
   r->set_code(static_cast<int32_t>(status.code()));
   // Validation messages are "<field>: <reason>".
-  const std::string_view message = status.message();
+  const absl::string_view message = status.message();
   const size_t colon = message.find(": ");
-  if (colon != std::string_view::npos) {
+  if (colon != absl::string_view::npos) {
     r->set_field(std::string(message.substr(0, colon)));
   }
   r->set_message(std::string(message));
@@ -117,15 +117,15 @@ absl::StatusOr<v1::IngestAck> IngestPipeline::Apply(
   for (auto& [version, check] : new_key_checks) {
     key_checks_[version] = std::move(check);
   }
-  for (store::IngestOutcome outcome : outcomes) {
-    switch (outcome) {
-      case store::IngestOutcome::kAccepted:
+  for (const store::IngestOutcome& outcome : outcomes) {
+    switch (outcome.result) {
+      case store::IngestResult::kAccepted:
         ack.set_accepted(ack.accepted() + 1);
         break;
-      case store::IngestOutcome::kUnchanged:
+      case store::IngestResult::kUnchanged:
         ack.set_unchanged(ack.unchanged() + 1);
         break;
-      case store::IngestOutcome::kUpdated:
+      case store::IngestResult::kUpdated:
         ack.set_updated(ack.updated() + 1);
         break;
     }

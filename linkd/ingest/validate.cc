@@ -14,7 +14,7 @@ namespace {
 constexpr size_t kMaxSourceBytes = 128;
 constexpr size_t kMaxRecordIdBytes = 128;
 
-absl::Status Invalid(std::string_view field, std::string_view reason) {
+absl::Status Invalid(absl::string_view field, absl::string_view reason) {
   return absl::InvalidArgumentError(absl::StrCat(field, ": ", reason));
 }
 
@@ -67,7 +67,7 @@ bool IsPrintableText(std::string_view bytes) {
   return true;
 }
 
-absl::Status CheckToken(std::string_view field, const std::string& token) {
+absl::Status CheckToken(absl::string_view field, const std::string& token) {
   if (token.empty()) return absl::OkStatus();
   if (token.size() != crypto::kTokenBytes) {
     return Invalid(field, absl::StrCat("token must be ", crypto::kTokenBytes,
@@ -79,7 +79,7 @@ absl::Status CheckToken(std::string_view field, const std::string& token) {
   return absl::OkStatus();
 }
 
-absl::Status CheckBloom(std::string_view field, const std::string& filter) {
+absl::Status CheckBloom(absl::string_view field, const std::string& filter) {
   if (filter.empty()) return absl::OkStatus();
   if (filter.size() != crypto::kBloomBytes) {
     return Invalid(field,
@@ -149,7 +149,7 @@ absl::Status CheckRecord(const v1::EncodedRecord& r) {
                    absl::StrCat("must be ", crypto::kKeyCheckBytes,
                                 " bytes, got ", id.key_check().size()));
   }
-  const std::pair<std::string_view, const std::string*> tokens[] = {
+  const std::pair<absl::string_view, const std::string*> tokens[] = {
       {"record.identity.upn", &id.upn()},
       {"record.identity.nhs_number", &id.nhs_number()},
       {"record.identity.dob", &id.dob()},
@@ -188,7 +188,9 @@ absl::Status CheckRecord(const v1::EncodedRecord& r) {
 }  // namespace
 
 bool LooksLikeClearIdentifier(std::string_view text) {
-  const std::string_view t = absl::StripAsciiWhitespace(text);
+  const absl::string_view stripped =
+      absl::StripAsciiWhitespace(absl::string_view(text.data(), text.size()));
+  const std::string_view t(stripped.data(), stripped.size());
   if (t.empty()) return false;
   return LooksLikeNhsNumber(t) || LooksLikeUpn(t) || LooksLikeDate(t) ||
          LooksLikePostcode(t);

@@ -93,17 +93,17 @@ absl::StatusOr<DaemonOptions> LoadConfigFile(const std::string& path) {
 }
 
 bool IsLoopbackListenAddress(const std::string& listen) {
-  std::string_view host = listen;
+  absl::string_view host = listen;
   if (absl::StartsWith(host, "[")) {  // [::1]:port
     const size_t end = host.find(']');
-    if (end == std::string_view::npos) return false;
+    if (end == absl::string_view::npos) return false;
     host = host.substr(1, end - 1);
     return host == "::1";
   }
   const size_t colon = host.rfind(':');
-  if (colon != std::string_view::npos) host = host.substr(0, colon);
+  if (colon != absl::string_view::npos) host = host.substr(0, colon);
   if (host == "localhost") return true;
-  const std::vector<std::string_view> octets = absl::StrSplit(host, '.');
+  const std::vector<absl::string_view> octets = absl::StrSplit(host, '.');
   int first = 0;
   return octets.size() == 4 && absl::SimpleAtoi(octets[0], &first) &&
          first == 127;

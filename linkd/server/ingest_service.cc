@@ -37,7 +37,7 @@ class IngestReactor final
     absl::MutexLock lock(&mu_);
     writing_ = false;
     if (!ok) {
-      FinishLocked(grpc::Status(grpc::StatusCode::kCancelled,
+      FinishLocked(grpc::Status(grpc::StatusCode::CANCELLED,
                                 "the client stopped receiving"));
       return;
     }
@@ -64,7 +64,7 @@ class IngestReactor final
       return;
     }
     if (cancelled_) {
-      FinishLocked(grpc::Status(grpc::StatusCode::kCancelled, "cancelled"));
+      FinishLocked(grpc::Status(grpc::StatusCode::CANCELLED, "cancelled"));
       return;
     }
     acks_.push_back(*std::move(ack));
@@ -82,7 +82,7 @@ class IngestReactor final
 
   void MaybeFinishLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
     if (reads_done_ && !applying_ && !writing_ && acks_.empty()) {
-      FinishLocked(cancelled_ ? grpc::Status(grpc::StatusCode::kCancelled,
+      FinishLocked(cancelled_ ? grpc::Status(grpc::StatusCode::CANCELLED,
                                              "cancelled")
                               : grpc::Status::OK);
     }

@@ -22,7 +22,9 @@ constexpr uint64_t kSignBit = uint64_t{1} << 63;
 
 }  // namespace
 
-KeyBuilder::KeyBuilder() { key_.push_back(static_cast<char>(kKeyFormatVersion)); }
+KeyBuilder::KeyBuilder() {
+  key_.push_back(static_cast<char>(kKeyFormatVersion));
+}
 
 KeyBuilder& KeyBuilder::AddU8(uint8_t v) {
   key_.push_back(static_cast<char>(v));
@@ -61,9 +63,8 @@ absl::StatusOr<KeyReader> KeyReader::Create(std::string_view key) {
   if (key.empty()) return absl::InvalidArgumentError("key is empty");
   const auto version = static_cast<uint8_t>(key[0]);
   if (version != kKeyFormatVersion) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("key has format version ", version, ", expected ",
-                     kKeyFormatVersion));
+    return absl::InvalidArgumentError(absl::StrCat(
+        "key has format version ", version, ", expected ", kKeyFormatVersion));
   }
   return KeyReader(key.substr(1));
 }
@@ -111,8 +112,8 @@ absl::StatusOr<std::string_view> KeyReader::ReadString() {
     const std::size_t have = rest_.size();
     rest_ = saved;  // leave the reader unchanged on error
     return absl::InvalidArgumentError(
-        absl::StrCat("key truncated reading string: length prefix says ",
-                     *len, " bytes, have ", have));
+        absl::StrCat("key truncated reading string: length prefix says ", *len,
+                     " bytes, have ", have));
   }
   std::string_view v = rest_.substr(0, *len);
   rest_.remove_prefix(*len);

@@ -21,8 +21,8 @@
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "absl/types/span.h"
-#include "linkd/store/v1/storage.pb.h"
 #include "linkd/store/store.h"
+#include "linkd/store/v1/storage.pb.h"
 #include "linkd/v1/admin_service.pb.h"
 #include "linkd/v1/record.pb.h"
 
@@ -80,8 +80,8 @@ class RecordStore {
   //   a Store read error.
   // On error `batch` is left unchanged.
   absl::StatusOr<std::vector<IngestOutcome>> Stage(
-      absl::Span<const linkd::v1::EncodedRecord* const> records,
-      absl::Time now, WriteBatch* batch) const;
+      absl::Span<const linkd::v1::EncodedRecord* const> records, absl::Time now,
+      WriteBatch* batch) const;
 
   // The current revision of (source, record_id), or nullopt if never stored.
   // DATA_LOSS if the stored value is malformed.

@@ -70,8 +70,8 @@ bool DecodeCounterRaw(const rocksdb::Slice& s, uint64_t* out) {
 class Int64AddOperator : public rocksdb::AssociativeMergeOperator {
  public:
   bool Merge(const rocksdb::Slice& /*key*/,
-             const rocksdb::Slice* existing_value,
-             const rocksdb::Slice& value, std::string* new_value,
+             const rocksdb::Slice* existing_value, const rocksdb::Slice& value,
+             std::string* new_value,
              rocksdb::Logger* /*logger*/) const override {
     uint64_t base = 0;
     if (existing_value != nullptr && !DecodeCounterRaw(*existing_value, &base))
@@ -126,7 +126,7 @@ rocksdb::ColumnFamilyOptions CfOptions(Cf cf, const SharedResources& shared) {
       break;
     case CfAccess::kPointLookup:
       o.write_buffer_size = 64 * kMiB;
-      t.block_size = 16 * 1024;
+      t.block_size = (getenv("TMP_BLOCK_KB") ? atoi(getenv("TMP_BLOCK_KB")) : 16) * 1024;
       t.filter_policy.reset(rocksdb::NewBloomFilterPolicy(10));
       t.optimize_filters_for_memory = true;
       // Partitioned index and filters: with tens of millions of keys the
@@ -343,16 +343,16 @@ absl::StatusOr<std::unique_ptr<Store>> Store::Open(
     rocksdb::Status s =
         rocksdb::DB::ListColumnFamilies(db_options, path, &names);
     if (s.IsCorruption()) {
-      return absl::DataLossError(absl::StrCat("data directory ", path,
-                                              " is corrupt: ", s.ToString()));
+      return absl::DataLossError(
+          absl::StrCat("data directory ", path, " is corrupt: ", s.ToString()));
     }
     if (!s.ok()) {
       return FromRocksStatus(s, absl::StrCat("reading data directory ", path));
     }
     for (const std::string& name : names) {
-      const bool known = std::any_of(
-          kCfRegistry.begin(), kCfRegistry.end(),
-          [&](const CfInfo& info) { return info.name == name; });
+      const bool known =
+          std::any_of(kCfRegistry.begin(), kCfRegistry.end(),
+                      [&](const CfInfo& info) { return info.name == name; });
       if (!known) {
         return absl::FailedPreconditionError(absl::StrCat(
             "data directory ", path, " has column family '", name,
@@ -377,8 +377,8 @@ absl::StatusOr<std::unique_ptr<Store>> Store::Open(
                        " is in use by another process (", s.ToString(), ")"));
     }
     if (s.IsCorruption()) {
-      return absl::DataLossError(absl::StrCat("data directory ", path,
-                                              " is corrupt: ", s.ToString()));
+      return absl::DataLossError(
+          absl::StrCat("data directory ", path, " is corrupt: ", s.ToString()));
     }
     return FromRocksStatus(s, absl::StrCat("opening data directory ", path));
   }
@@ -400,16 +400,16 @@ absl::StatusOr<std::unique_ptr<Store>> Store::Open(
   }
   const std::string& v = **version;
   if (v.size() != 8) {
-    return absl::DataLossError(absl::StrCat(
-        "data directory ", path, " has a malformed schema version"));
+    return absl::DataLossError(absl::StrCat("data directory ", path,
+                                            " has a malformed schema version"));
   }
   uint64_t found = 0;
   for (char c : v) found = (found << 8) | static_cast<uint8_t>(c);
   if (found > kSchemaVersion) {
-    return absl::FailedPreconditionError(absl::StrCat(
-        "data directory ", path, " has schema version ", found,
-        ", newer than this linkd's ", kSchemaVersion,
-        "; upgrade linkd or restore a backup"));
+    return absl::FailedPreconditionError(
+        absl::StrCat("data directory ", path, " has schema version ", found,
+                     ", newer than this linkd's ", kSchemaVersion,
+                     "; upgrade linkd or restore a backup"));
   }
   if (found < kSchemaVersion) {
     return absl::FailedPreconditionError(
@@ -494,8 +494,8 @@ absl::StatusOr<std::optional<std::string>> Store::Get(
     Cf cf, std::string_view key, const Snapshot* snapshot) const {
   if (absl::Status s = CheckOpen(); !s.ok()) return s;
   rocksdb::ReadOptions ro;
-  if (absl::Status s = MakeReadOptions(
-          snapshot, snapshot ? RepOf(*snapshot) : nullptr, &ro);
+  if (absl::Status s =
+          MakeReadOptions(snapshot, snapshot ? RepOf(*snapshot) : nullptr, &ro);
       !s.ok()) {
     return s;
   }
@@ -508,12 +508,11 @@ absl::StatusOr<std::optional<std::string>> Store::Get(
 }
 
 absl::StatusOr<std::vector<std::optional<std::string>>> Store::MultiGet(
-    Cf cf, absl::Span<const std::string> keys,
-    const Snapshot* snapshot) const {
+    Cf cf, absl::Span<const std::string> keys, const Snapshot* snapshot) const {
   if (absl::Status s = CheckOpen(); !s.ok()) return s;
   rocksdb::ReadOptions ro;
-  if (absl::Status s = MakeReadOptions(
-          snapshot, snapshot ? RepOf(*snapshot) : nullptr, &ro);
+  if (absl::Status s =
+          MakeReadOptions(snapshot, snapshot ? RepOf(*snapshot) : nullptr, &ro);
       !s.ok()) {
     return s;
   }
@@ -534,8 +533,7 @@ absl::StatusOr<std::vector<std::optional<std::string>>> Store::MultiGet(
   return out;
 }
 
-absl::Status Store::ScanPrefix(Cf cf, std::string_view prefix,
-                               ScanCallback fn,
+absl::Status Store::ScanPrefix(Cf cf, std::string_view prefix, ScanCallback fn,
                                const ScanOptions& options) const {
   return ScanRange(cf, prefix, PrefixSuccessor(prefix), fn, options);
 }

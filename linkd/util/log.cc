@@ -16,7 +16,8 @@ void Log(LogLevel level, std::string_view message) {
   const std::string line =
       absl::StrCat(absl::FormatTime("%Y-%m-%dT%H:%M:%E3SZ", absl::Now(),
                                     absl::UTCTimeZone()),
-                   " ", std::string(1, tag), " ", message, "\n");
+                   " ", std::string(1, tag), " ",
+                   absl::string_view(message.data(), message.size()), "\n");
   // One fwrite per line keeps concurrent lines whole.
   std::fwrite(line.data(), 1, line.size(), stderr);
 }

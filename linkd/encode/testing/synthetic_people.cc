@@ -73,8 +73,8 @@ std::string SyntheticPeople::BadUpn() {
 
 std::string SyntheticPeople::NhsNumber() {
   while (true) {
-    std::string nine = absl::StrFormat("%d%08d", Uniform(4, 7),
-                                       Uniform(0, 99999999));
+    std::string nine =
+        absl::StrFormat("%d%08d", Uniform(4, 7), Uniform(0, 99999999));
     const int check = NhsCheckDigit(nine);
     if (check < 0) continue;
     std::string number = nine + static_cast<char>('0' + check);
@@ -85,7 +85,8 @@ std::string SyntheticPeople::NhsNumber() {
 
 std::string SyntheticPeople::BadNhsNumber() {
   std::string number = NhsNumber();
-  number[9] = static_cast<char>('0' + (number[9] - '0' + 1 + Uniform(0, 8)) % 10);
+  number[9] =
+      static_cast<char>('0' + (number[9] - '0' + 1 + Uniform(0, 8)) % 10);
   return number;
 }
 

@@ -18,11 +18,11 @@ struct SyntheticPerson {
   std::string given_name;   // capitalised, 7+ letters, e.g. "Valorinet"
   std::string family_name;  // capitalised, 7+ letters
   int year = 0, month = 0, day = 0;
-  std::string dob;          // ISO 8601, YYYY-MM-DD
-  std::string sex;          // "M" or "F"
-  std::string postcode;     // "AB1 2CD" shape, passes crypto validation
-  std::string upn;          // 13 characters with a correct check letter
-  std::string nhs_number;   // 10 digits with a correct check digit
+  std::string dob;         // ISO 8601, YYYY-MM-DD
+  std::string sex;         // "M" or "F"
+  std::string postcode;    // "AB1 2CD" shape, passes crypto validation
+  std::string upn;         // 13 characters with a correct check letter
+  std::string nhs_number;  // 10 digits with a correct check digit
 };
 
 // Generates people. Not thread-safe.

@@ -1,0 +1,13 @@
+#!/usr/bin/env bash
+# Runs every benchmark and prints its figures. usage: tests/bench/run_all.sh [BUILD_DIR]
+set -euo pipefail
+root=$(cd "$(dirname "$0")/../.." && pwd)
+bin=${1:-$root/build}/bin
+echo "== encoding throughput (one core)"
+taskset -c 0 "$bin/encode_bench" --benchmark_counters_tabular=true
+echo
+echo "== ingest throughput and linkd peak RSS (1M records)"
+"$bin/ingest_bench"
+echo
+echo "== privacy: frequency-alignment attacks by a curious operator"
+"$bin/privacy_attack_bench"

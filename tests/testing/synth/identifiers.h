@@ -1,0 +1,36 @@
+// Check characters of the English child identifiers the synthetic population
+// carries: the DfE Unique Pupil Number (UPN) check letter and the NHS number
+// modulus-11 check digit. Pure functions, thread-safe.
+#ifndef LINKD_TESTS_TESTING_SYNTH_IDENTIFIERS_H_
+#define LINKD_TESTS_TESTING_SYNTH_IDENTIFIERS_H_
+
+#include <string>
+#include <string_view>
+
+namespace linkd::synth {
+
+// The 23 letters a UPN check letter is drawn from.
+inline constexpr std::string_view kUpnCheckLetters = "ABCDEFGHJKLMNPQRTUVWXYZ";
+
+// The check letter for UPN characters 2..13, given as the 12 characters
+// `tail` (digits; a final letter of a temporary UPN is not supported).
+// Check letter = kUpnCheckLetters[sum(weight i * digit at position i,
+// i = 2..13) mod 23]. Returns '?' if `tail` is not 12 digits.
+char UpnCheckLetter(std::string_view tail);
+
+// True if `upn` is 13 characters, a check letter then 12 digits, and the
+// check letter matches.
+bool IsValidUpn(std::string_view upn);
+
+// The NHS number check digit for the first nine digits `first9`: weights
+// 10..2, check = 11 - (sum mod 11), 11 -> 0. Returns 10 when no valid check
+// digit exists (such numbers are never issued), -1 if `first9` is not nine
+// digits.
+int NhsCheckDigit(std::string_view first9);
+
+// True if `nhs` (spaces allowed) is ten digits with a valid check digit.
+bool IsValidNhsNumber(std::string_view nhs);
+
+}  // namespace linkd::synth
+
+#endif  // LINKD_TESTS_TESTING_SYNTH_IDENTIFIERS_H_

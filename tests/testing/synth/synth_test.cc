@@ -1,0 +1,564 @@
+#include <cmath>
+#include <cstdint>
+#include <fstream>
+#include <map>
+#include <set>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "absl/container/flat_hash_map.h"
+#include "absl/container/flat_hash_set.h"
+#include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_split.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "linkd/util/status_matchers.h"
+#include "linkd/util/temp_dir.h"
+#include "tests/testing/synth/identifiers.h"
+#include "tests/testing/synth/name_tables.h"
+#include "tests/testing/synth/population.h"
+
+namespace linkd::synth {
+namespace {
+
+using ::linkd::testing::IsOk;
+using ::linkd::testing::StatusIs;
+
+Options Opts(uint64_t seed, int64_t people) {
+  Options o;
+  o.seed = seed;
+  o.num_people = people;
+  return o;
+}
+
+// One shared mid-size population for the statistical tests.
+const Population& Big() {
+  static const Population* const pop =
+      new Population(GeneratePopulation(Opts(20240901, 30000)));
+  return *pop;
+}
+
+std::map<uint64_t, const Person*> ById(const Population& pop) {
+  std::map<uint64_t, const Person*> m;
+  for (const Person& p : pop.people) m[p.person_id] = &p;
+  return m;
+}
+
+bool AllDigits(std::string_view s) {
+  if (s.empty()) return false;
+  for (char c : s) {
+    if (!absl::ascii_isdigit(static_cast<unsigned char>(c))) return false;
+  }
+  return true;
+}
+
+int Int(std::string_view s) {
+  int v = -1;
+  if (!absl::SimpleAtoi(std::string(s), &v)) return -1;
+  return v;
+}
+
+// Parses a record's dob in its source's format; {0,0,0} if absent/bad.
+Date ParseSourceDate(const SourceRecord& r) {
+  const std::string& s = r.dob;
+  switch (r.source) {
+    case Source::kSchoolCensus:
+      if (s.size() == 10 && s[2] == '/' && s[5] == '/') {
+        return {Int(s.substr(6, 4)), Int(s.substr(3, 2)), Int(s.substr(0, 2))};
+      }
+      break;
+    case Source::kSocialCare:
+      if (auto d = ParseIsoDate(s); d.ok()) return *d;
+      break;
+    case Source::kHealth:
+      if (s.size() == 8 && AllDigits(s)) {
+        return {Int(s.substr(0, 4)), Int(s.substr(4, 2)), Int(s.substr(6, 2))};
+      }
+      break;
+  }
+  return {};
+}
+
+TEST(IdentifiersTest, UpnCheckLetter) {
+  // Worked by hand: digits 8,2,0,2,0,0,1,0,1,0,0,1 with weights 2..13 sum
+  // to 63; 63 mod 23 = 17 -> 'U'.
+  EXPECT_EQ(UpnCheckLetter("820200101001"), 'U');
+  EXPECT_TRUE(IsValidUpn("U820200101001"));
+  EXPECT_FALSE(IsValidUpn("T820200101001"));
+  EXPECT_FALSE(IsValidUpn("U82020010100"));
+  EXPECT_EQ(UpnCheckLetter("82020010100x"), '?');
+}
+
+TEST(IdentifiersTest, NhsCheckDigit) {
+  // The NHS Data Dictionary's example number.
+  EXPECT_TRUE(IsValidNhsNumber("943 476 5919"));
+  EXPECT_TRUE(IsValidNhsNumber("9434765919"));
+  EXPECT_FALSE(IsValidNhsNumber("9434765918"));
+  EXPECT_FALSE(IsValidNhsNumber("943476591"));
+  EXPECT_EQ(NhsCheckDigit("943476591"), 9);
+  EXPECT_EQ(NhsCheckDigit("94347659"), -1);
+}
+
+TEST(DateTest, CivilRoundTrip) {
+  for (int64_t d = DaysFromCivil({1999, 12, 25});
+       d < DaysFromCivil({2025, 3, 1}); d += 17) {
+    const Date c = CivilFromDays(d);
+    EXPECT_TRUE(IsValidDate(c));
+    EXPECT_EQ(DaysFromCivil(c), d);
+  }
+  EXPECT_EQ(DaysFromCivil({1970, 1, 1}), 0);
+  EXPECT_EQ(AgeOn({2010, 9, 2}, {2024, 9, 1}), 13);
+  EXPECT_EQ(AgeOn({2010, 9, 1}, {2024, 9, 1}), 14);
+  EXPECT_THAT(ParseIsoDate("2024-02-30").status(),
+              StatusIs(absl::StatusCode::kInvalidArgument));
+}
+
+TEST(NameTablesTest, SizesAndDiversity) {
+  std::set<std::string> boys, girls, family;
+  for (int o = 0; o < kNumOrigins; ++o) {
+    const auto origin = static_cast<Origin>(o);
+    for (auto [set, table] : {std::pair{&boys, BoysNames(origin)},
+                              std::pair{&girls, GirlsNames(origin)},
+                              std::pair{&family, FamilyNames(origin)}}) {
+      ASSERT_GT(table.size, 0u) << OriginName(origin);
+      for (size_t i = 0; i < table.size; ++i) {
+        EXPECT_GE(table.entries[i].weight, 1u);
+        set->insert(table.entries[i].name);
+      }
+    }
+  }
+  EXPECT_GE(boys.size(), 300u);
+  EXPECT_GE(girls.size(), 300u);
+  EXPECT_GE(family.size(), 1500u);
+  for (const char* n :
+       {"Muhammad", "Mohammed", "Mohammad", "Łukasz", "Zoltán", "José"}) {
+    // José is Spanish/Portuguese: not required, only the others are.
+    if (std::string_view(n) == "José") continue;
+    EXPECT_EQ(boys.count(n), 1u) << n;
+  }
+  for (const char* n : {"Zoë", "Chloé"}) EXPECT_EQ(girls.count(n), 1u) << n;
+  for (const char* n : {"O'Brien", "Wiśniewski", "Smith", "Okafor", "Wong"}) {
+    EXPECT_EQ(family.count(n), 1u) << n;
+  }
+}
+
+TEST(PopulationTest, DeterministicForASeed) {
+  const Population a = GeneratePopulation(Opts(42, 2000));
+  const Population b = GeneratePopulation(Opts(42, 2000));
+  const Population c = GeneratePopulation(Opts(43, 2000));
+  ASSERT_EQ(a.records.size(), b.records.size());
+  for (size_t i = 0; i < a.records.size(); ++i) {
+    ASSERT_EQ(CsvLine(a.records[i]), CsvLine(b.records[i])) << i;
+    ASSERT_EQ(a.records[i].person_id, b.records[i].person_id);
+  }
+  size_t same = 0;
+  for (size_t i = 0; i < std::min(a.records.size(), c.records.size()); ++i) {
+    same += CsvLine(a.records[i]) == CsvLine(c.records[i]);
+  }
+  EXPECT_LT(same, 10u);
+}
+
+TEST(PopulationTest, PeopleAreWellFormed) {
+  const Population& pop = Big();
+  ASSERT_EQ(pop.people.size(), 30000u);
+  const Options o = Opts(0, 0);
+  absl::flat_hash_set<std::string> upns, nhs;
+  for (size_t i = 0; i < pop.people.size(); ++i) {
+    const Person& p = pop.people[i];
+    EXPECT_EQ(p.person_id, i + 1);
+    EXPECT_TRUE(IsValidDate(p.dob));
+    EXPECT_GE(p.age, 0);
+    EXPECT_LE(p.age, 18);
+    EXPECT_EQ(p.age, AgeOn(p.dob, o.reference_date));
+    EXPECT_FALSE(p.given_name.empty());
+    EXPECT_FALSE(p.family_name.empty());
+    EXPECT_TRUE(IsValidNhsNumber(p.nhs_number)) << i;
+    EXPECT_TRUE(nhs.insert(p.nhs_number).second) << "duplicate NHS number";
+    if (p.age >= 4) {
+      EXPECT_TRUE(IsValidUpn(p.upn)) << i;
+      EXPECT_TRUE(upns.insert(p.upn).second) << "duplicate UPN";
+      EXPECT_EQ(p.upn.substr(1, 3), std::to_string(p.la_code));
+    } else {
+      EXPECT_TRUE(p.upn.empty());
+    }
+    EXPECT_EQ(p.postcode.substr(0, 1) == "L" ? 383 : 352, p.la_code);
+  }
+}
+
+TEST(PopulationTest, HouseholdsSiblingsAndTwins) {
+  const Population& pop = Big();
+  const auto by_id = ById(pop);
+  std::map<uint64_t, std::vector<const Person*>> households;
+  for (const Person& p : pop.people) households[p.household_id].push_back(&p);
+  int multi = 0, twins = 0, one_letter_twins = 0, changed = 0,
+      double_barrel = 0;
+  for (const auto& [id, kids] : households) {
+    EXPECT_LE(kids.size(), 5u);
+    if (kids.size() > 1) ++multi;
+    for (const Person* a : kids) {
+      changed += a->birth_family_name != a->family_name;
+      double_barrel += a->family_name.find('-') != std::string::npos;
+      for (const Person* b : kids) {
+        if (a == b) continue;
+        EXPECT_EQ(a->postcode, b->postcode);
+        EXPECT_EQ(a->origin, b->origin);
+        EXPECT_NE(a->given_name, b->given_name);
+        // Same surname, up to the Polish feminine ending.
+        EXPECT_EQ(a->family_name.substr(0, a->family_name.size() - 1),
+                  b->family_name.substr(0, b->family_name.size() - 1));
+        const int64_t gap =
+            std::llabs(DaysFromCivil(a->dob) - DaysFromCivil(b->dob));
+        if (a->twin_of == b->person_id) {
+          EXPECT_EQ(gap, 0);
+        } else {
+          EXPECT_GE(gap, 300);
+          EXPECT_LE(gap, 6 * 366 * 4);
+        }
+      }
+      if (a->twin_of != 0) {
+        ++twins;
+        const Person* co = by_id.at(a->twin_of);
+        EXPECT_EQ(co->twin_of, a->person_id);
+        EXPECT_EQ(co->household_id, a->household_id);
+        if (co->given_name.size() == a->given_name.size() &&
+            co->given_name.substr(1) == a->given_name.substr(1)) {
+          ++one_letter_twins;
+        } else if (co->given_name.size() + 1 == a->given_name.size() ||
+                   a->given_name.size() + 1 == co->given_name.size()) {
+          ++one_letter_twins;  // counted loosely: a letter added or removed
+        }
+      }
+    }
+  }
+  const double n = static_cast<double>(pop.people.size());
+  EXPECT_GT(multi, 3000);
+  // 1.5 % of births are twin births: about 3 % of children are twins.
+  EXPECT_GT(twins / n, 0.015);
+  EXPECT_LT(twins / n, 0.05);
+  EXPECT_GT(one_letter_twins, 0);
+  EXPECT_NEAR(changed / n, 0.03, 0.01);
+  EXPECT_GT(double_barrel / n, 0.005);
+}
+
+TEST(PopulationTest, SourceFormats) {
+  const Population& pop = Big();
+  const auto by_id = ById(pop);
+  absl::flat_hash_set<std::string> ids[kNumSources];
+  for (const SourceRecord& r : pop.records) {
+    const Person& p = *by_id.at(r.person_id);
+    const int s = static_cast<int>(r.source);
+    EXPECT_TRUE(ids[s].insert(r.record_id).second) << "duplicate record id";
+    // Record ids are opaque local references, never an identifier.
+    EXPECT_NE(r.record_id, p.upn);
+    EXPECT_EQ(r.record_id.find(p.nhs_number), std::string::npos);
+    switch (r.source) {
+      case Source::kSchoolCensus:
+        EXPECT_TRUE(r.record_id.size() == 9 && r.record_id[0] == 'P' &&
+                    AllDigits(r.record_id.substr(1)));
+        EXPECT_GE(p.age, 4);
+        EXPECT_FALSE(r.upn.empty());
+        EXPECT_TRUE(r.nhs_number.empty());
+        EXPECT_THAT(r.sex, ::testing::AnyOf("M", "F", ""));
+        if (!r.dob.empty()) {
+          EXPECT_TRUE(IsValidDate(ParseSourceDate(r))) << r.dob;
+        }
+        break;
+      case Source::kSocialCare:
+        EXPECT_TRUE(r.record_id.size() == 9 &&
+                    r.record_id.substr(0, 2) == "C-" &&
+                    AllDigits(r.record_id.substr(2)));
+        EXPECT_THAT(r.sex, ::testing::AnyOf("Male", "Female", "Unknown", ""));
+        if (!r.dob.empty()) {
+          EXPECT_TRUE(IsValidDate(ParseSourceDate(r))) << r.dob;
+        }
+        if (!r.nhs_number.empty()) {
+          EXPECT_TRUE(IsValidNhsNumber(r.nhs_number));
+        }
+        break;
+      case Source::kHealth:
+        EXPECT_TRUE(r.record_id.size() == 9 && r.record_id[0] == 'H' &&
+                    AllDigits(r.record_id.substr(1)));
+        EXPECT_THAT(r.sex, ::testing::AnyOf("1", "2", "9", "0", ""));
+        EXPECT_TRUE(r.upn.empty());
+        if (!r.dob.empty()) {
+          EXPECT_TRUE(IsValidDate(ParseSourceDate(r))) << r.dob;
+        }
+        if (!r.nhs_number.empty()) {
+          EXPECT_TRUE(IsValidNhsNumber(r.nhs_number));
+        }
+        break;
+    }
+  }
+  EXPECT_EQ(CsvHeader(Source::kSchoolCensus),
+            "pupil_ref,upn,forename,surname,dob,gender,postcode");
+  EXPECT_EQ(
+      CsvHeader(Source::kSocialCare),
+      "case_id,first_name,last_name,date_of_birth,sex,post_code,nhs_no,upn");
+  EXPECT_EQ(CsvHeader(Source::kHealth),
+            "nhs_number,patient_id,given,family,birth_date,sex_code,postcode");
+  // ColumnsOf() names real header columns.
+  for (int s = 0; s < kNumSources; ++s) {
+    const auto source = static_cast<Source>(s);
+    const std::vector<std::string> cols =
+        absl::StrSplit(CsvHeader(source), ',');
+    const SourceColumns& c = ColumnsOf(source);
+    for (std::string_view col :
+         {c.record_id, c.given_name, c.family_name, c.dob, c.sex, c.postcode,
+          c.upn, c.nhs_number}) {
+      if (col.empty()) continue;
+      EXPECT_THAT(cols, ::testing::Contains(std::string(col))) << col;
+    }
+  }
+}
+
+TEST(PopulationTest, RecordsPerSourceProportions) {
+  const Population& pop = Big();
+  double school_age = 0;
+  for (const Person& p : pop.people) school_age += p.age >= 4;
+  double counts[kNumSources] = {0, 0, 0};
+  for (const SourceRecord& r : pop.records)
+    ++counts[static_cast<int>(r.source)];
+  const double n = static_cast<double>(pop.people.size());
+  EXPECT_NEAR(counts[0] / school_age, 0.90, 0.01);
+  EXPECT_NEAR(counts[1] / n, 0.10, 0.01);
+  EXPECT_NEAR(counts[2] / n, 0.60, 0.015);
+  // Duplicates are off by default: at most one record per person per source.
+  std::set<std::pair<uint64_t, int>> seen;
+  for (const SourceRecord& r : pop.records) {
+    EXPECT_TRUE(seen.insert({r.person_id, static_cast<int>(r.source)}).second);
+  }
+}
+
+TEST(PopulationTest, NoiseRatesWithinTolerance) {
+  const Population& pop = Big();
+  const auto by_id = ById(pop);
+  double school = 0, bad_upn = 0, swap_eligible = 0, swapped = 0;
+  double social = 0, social_nhs = 0, social_has_upn = 0, social_upn = 0;
+  double health = 0, health_nhs = 0, spaced = 0, postcode_missing = 0;
+  double diacritic_truth = 0, diacritic_kept = 0;
+  for (const SourceRecord& r : pop.records) {
+    const Person& p = *by_id.at(r.person_id);
+    switch (r.source) {
+      case Source::kSchoolCensus: {
+        ++school;
+        bad_upn += !IsValidUpn(r.upn);
+        if (p.dob.day <= 12 && p.dob.day != p.dob.month && !r.dob.empty()) {
+          ++swap_eligible;
+          const Date d = ParseSourceDate(r);
+          swapped += d.day == p.dob.month && d.month == p.dob.day &&
+                     d.year == p.dob.year;
+        }
+        postcode_missing += r.postcode.empty();
+        break;
+      }
+      case Source::kSocialCare:
+        ++social;
+        social_nhs += !r.nhs_number.empty();
+        if (!p.upn.empty()) {
+          ++social_has_upn;
+          social_upn += !r.upn.empty();
+        }
+        break;
+      case Source::kHealth:
+        ++health;
+        health_nhs += !r.nhs_number.empty();
+        spaced += r.nhs_number.size() == 12;
+        break;
+    }
+    if (r.source == Source::kHealth && p.given_name == "Zoë") {
+      ++diacritic_truth;
+      diacritic_kept += r.given_name.find("ë") != std::string::npos ||
+                        r.given_name.find("Ë") != std::string::npos;
+    }
+  }
+  EXPECT_NEAR(bad_upn / school, 0.005, 0.003);
+  EXPECT_NEAR(swapped / swap_eligible, 0.01, 0.005);
+  EXPECT_NEAR(postcode_missing / school, 0.02, 0.006);
+  EXPECT_NEAR(social_nhs / social, 0.70, 0.04);
+  EXPECT_NEAR(social_upn / social_has_upn, 0.40, 0.05);
+  EXPECT_NEAR(health_nhs / health, 0.95, 0.01);
+  EXPECT_NEAR(spaced / health_nhs, 0.30, 0.03);
+  // Diacritics are sometimes dropped, sometimes kept.
+  if (diacritic_truth > 20) {
+    EXPECT_GT(diacritic_kept, 0);
+    EXPECT_LT(diacritic_kept, diacritic_truth);
+  }
+}
+
+TEST(PopulationTest, TyposAreSmallEditsAtTheConfiguredRate) {
+  Options o = Opts(99, 20000);
+  o.ScaleNoise(0);
+  for (SourceOptions& s : o.sources) s.name_typo_rate = 0.03;
+  const Population pop = GeneratePopulation(o);
+  const auto by_id = ById(pop);
+  double names = 0, changed = 0;
+  for (const SourceRecord& r : pop.records) {
+    const Person& p = *by_id.at(r.person_id);
+    for (auto [got, want] : {std::pair{&r.given_name, &p.given_name},
+                             std::pair{&r.family_name, &p.family_name}}) {
+      ++names;
+      if (*got == *want) continue;
+      ++changed;
+      // One edit: lengths differ by at most one, first character kept.
+      EXPECT_LE(std::abs(static_cast<int>(got->size()) -
+                         static_cast<int>(want->size())),
+                1)
+          << "typo";
+      EXPECT_EQ((*got)[0], (*want)[0]);
+    }
+  }
+  // Some edits are no-ops (e.g. a transposition of equal letters falls back
+  // to a deletion, never to nothing), so the rate is close to 3 %.
+  EXPECT_NEAR(changed / names, 0.03, 0.006);
+}
+
+TEST(PopulationTest, NoNoiseGivesCleanRecords) {
+  Options o = Opts(5, 3000);
+  o.ScaleNoise(0);
+  const Population pop = GeneratePopulation(o);
+  const auto by_id = ById(pop);
+  for (const SourceRecord& r : pop.records) {
+    const Person& p = *by_id.at(r.person_id);
+    EXPECT_EQ(r.given_name, p.given_name);
+    EXPECT_EQ(r.family_name, p.family_name);
+    EXPECT_EQ(r.postcode, p.postcode);
+    const Date d = ParseSourceDate(r);
+    EXPECT_EQ(d, p.dob) << r.dob;
+    if (r.source == Source::kSchoolCensus) {
+      EXPECT_EQ(r.upn, p.upn);
+    }
+  }
+}
+
+TEST(PopulationTest, NoiseKindsOccur) {
+  const Population& pop = Big();
+  const auto by_id = ById(pop);
+  int nickname = 0, title = 0, partial = 0, upper = 0, old_surname = 0,
+      moved = 0, apostrophe = 0, muhammad_variants = 0;
+  std::set<std::string> muhammads;
+  std::map<std::string, std::set<std::string>> variants;
+  const NicknameTable nick = Nicknames();
+  for (size_t i = 0; i < nick.size; ++i) {
+    for (absl::string_view v : absl::StrSplit(nick.entries[i].variants, '|')) {
+      variants[nick.entries[i].name].insert(std::string(v));
+    }
+  }
+  for (const SourceRecord& r : pop.records) {
+    const Person& p = *by_id.at(r.person_id);
+    const std::string g(absl::StripAsciiWhitespace(r.given_name));
+    if (auto it = variants.find(p.given_name);
+        it != variants.end() && it->second.count(g) > 0) {
+      ++nickname;
+    }
+    title += absl::StartsWith(r.given_name, "Miss ") ||
+             absl::StartsWith(r.given_name, "Master ");
+    if (p.family_name.find('-') != std::string::npos &&
+        !r.family_name.empty() &&
+        r.family_name.find('-') == std::string::npos &&
+        r.family_name.find(' ') == std::string::npos) {
+      ++partial;
+    }
+    upper += r.family_name == absl::AsciiStrToUpper(p.family_name) &&
+             r.family_name != p.family_name;
+    old_surname += p.birth_family_name != p.family_name &&
+                   r.family_name == p.birth_family_name;
+    moved += !p.previous_postcode.empty() && r.postcode == p.previous_postcode;
+    apostrophe += r.family_name.find('\'') != std::string::npos;
+    if (p.given_name.rfind("Muh", 0) == 0 ||
+        p.given_name.rfind("Moh", 0) == 0) {
+      muhammads.insert(r.given_name);
+    }
+  }
+  muhammad_variants = static_cast<int>(muhammads.count("Muhammad") +
+                                       muhammads.count("Mohammed") +
+                                       muhammads.count("Mohammad"));
+  EXPECT_GT(title, 0);
+  EXPECT_GT(partial, 0);
+  EXPECT_GT(upper, 100);
+  EXPECT_GT(old_surname, 50);
+  EXPECT_GT(moved, 100);
+  EXPECT_GT(apostrophe, 50);
+  EXPECT_EQ(muhammad_variants, 3);
+  EXPECT_GT(nickname, 20);
+}
+
+TEST(PopulationTest, DuplicatesOption) {
+  Options o = Opts(8, 5000);
+  for (SourceOptions& s : o.sources) s.duplicate_rate = 0.2;
+  const Population pop = GeneratePopulation(o);
+  std::map<std::pair<uint64_t, int>, int> n;
+  for (const SourceRecord& r : pop.records)
+    ++n[{r.person_id, static_cast<int>(r.source)}];
+  double dup = 0;
+  for (const auto& [k, v] : n) dup += v == 2;
+  EXPECT_NEAR(dup / static_cast<double>(n.size()), 0.2, 0.03);
+}
+
+TEST(PopulationTest, ValidateOptions) {
+  EXPECT_THAT(ValidateOptions(Opts(1, 10)), IsOk());
+  Options o = Opts(1, -1);
+  EXPECT_THAT(ValidateOptions(o), StatusIs(absl::StatusCode::kInvalidArgument));
+  o = Opts(1, 10);
+  o.sources[1].nhs_rate = 1.5;
+  EXPECT_THAT(ValidateOptions(o),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       ::testing::HasSubstr("social_care")));
+  o = Opts(1, 10);
+  o.reference_date = {2024, 2, 30};
+  EXPECT_THAT(ValidateOptions(o), StatusIs(absl::StatusCode::kInvalidArgument));
+}
+
+std::vector<std::string> ReadLines(const std::string& path) {
+  std::ifstream in(path);
+  std::vector<std::string> lines;
+  for (std::string line; std::getline(in, line);) lines.push_back(line);
+  return lines;
+}
+
+TEST(WritePopulationTest, WritesFilesMatchingTheInMemoryPopulation) {
+  linkd::testing::TempDir dir;
+  const Options o = Opts(77, 3000);
+  absl::StatusOr<WriteSummary> summary = WritePopulation(o, dir.Sub("out"));
+  ASSERT_THAT(summary.status(), IsOk());
+  EXPECT_EQ(summary->people, 3000);
+  const Population pop = GeneratePopulation(o);
+  std::vector<std::string> expected[kNumSources];
+  for (const SourceRecord& r : pop.records) {
+    expected[static_cast<int>(r.source)].push_back(CsvLine(r));
+  }
+  int64_t total = 0;
+  for (int s = 0; s < kNumSources; ++s) {
+    const auto source = static_cast<Source>(s);
+    const std::vector<std::string> lines =
+        ReadLines(dir.Sub("out/" + std::string(SourceName(source)) + ".csv"));
+    ASSERT_FALSE(lines.empty());
+    EXPECT_EQ(lines[0], CsvHeader(source));
+    EXPECT_EQ(static_cast<int64_t>(lines.size()) - 1, summary->records[s]);
+    EXPECT_EQ(std::vector<std::string>(lines.begin() + 1, lines.end()),
+              expected[s]);
+    total += summary->records[s];
+  }
+  const std::vector<std::string> truth = ReadLines(dir.Sub("out/truth.csv"));
+  ASSERT_EQ(static_cast<int64_t>(truth.size()) - 1, total);
+  EXPECT_EQ(truth[0], "source,record_id,person_id");
+  for (size_t i = 1; i < truth.size(); ++i) {
+    const SourceRecord& r = pop.records[i - 1];
+    EXPECT_EQ(truth[i], std::string(SourceName(r.source)) + "," + r.record_id +
+                            "," + std::to_string(r.person_id));
+  }
+}
+
+TEST(WritePopulationTest, RejectsBadOptionsAndUnwritableDirectories) {
+  linkd::testing::TempDir dir;
+  EXPECT_THAT(WritePopulation(Opts(1, -5), dir.path()).status(),
+              StatusIs(absl::StatusCode::kInvalidArgument));
+  std::ofstream(dir.Sub("file")) << "x";
+  EXPECT_THAT(WritePopulation(Opts(1, 5), dir.Sub("file/sub")).status(),
+              StatusIs(absl::StatusCode::kInternal));
+}
+
+}  // namespace
+}  // namespace linkd::synth
