@@ -100,14 +100,17 @@ struct FileEncoderOptions {
   // for the dob field.)
   crypto::DateFormat date_format = crypto::DateFormat::Auto();
   // Duplicate record_id detection keeps a 64-bit fingerprint of every
-  // written record id, in a hash set of at most this many entries (about
-  // 16 bytes each: ~48 MB at the default). This bounds memory while covering
-  // any realistic single provider file (a whole local authority's school
-  // census is a few hundred thousand rows). Past the limit new ids are no
-  // longer tracked, the summary says so, and linkd's ingest, which is
-  // idempotent by (source, record_id), treats a later duplicate as an update
-  // of the earlier record. A fingerprint collision could wrongly reject a
-  // row; at 3M ids its probability is below 3e-7 per file.
+  // written record id in a hash set of at most this many entries. That is
+  // memory proportional to the input, so it is capped: at the default the
+  // set is about 38 MB (9 bytes a slot, 4.2M slots; ~57 MB while growing),
+  // and 500k rows cost ~9 MB. The cap covers any realistic single provider
+  // file (a whole local authority's school census is a few hundred thousand
+  // rows). Past the cap new ids are no longer tracked, the summary says so,
+  // and linkd's ingest, idempotent by (source, record_id), treats a later
+  // duplicate as an update of the earlier record. A fingerprint collision
+  // would wrongly reject a row; at 3M ids its probability is about 2.4e-7
+  // per file. Only ids of written rows are tracked, so a row rejected for
+  // another reason does not make a later row with its id a duplicate.
   size_t max_tracked_record_ids = 3'000'000;
   CsvReaderOptions csv;
   // Called about every `progress_interval` while rows are being read (and

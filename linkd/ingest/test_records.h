@@ -19,8 +19,7 @@ namespace linkd::testing {
 class TestRecords {
  public:
   explicit TestRecords(uint32_t key_version = 1)
-      : key_((void)crypto::Init(), crypto::LinkageKey::Generate(key_version)),
-        encoder_(key_) {}
+      : key_(NewKey(key_version)), encoder_(key_) {}
 
   // A record for synthetic person `n` (names and dates derived from n).
   v1::IngestItem Item(const std::string& source, const std::string& record_id,
@@ -43,6 +42,11 @@ class TestRecords {
   }
 
  private:
+  static crypto::LinkageKey NewKey(uint32_t version) {
+    (void)crypto::Init();  // idempotent; a failure shows in Generate
+    return crypto::LinkageKey::Generate(version);
+  }
+
   crypto::LinkageKey key_;
   crypto::Encoder encoder_;
 };

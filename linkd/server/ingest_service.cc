@@ -9,28 +9,32 @@
 namespace linkd::server {
 namespace {
 
-// One Ingest stream. Deletes itself in OnDone(). At most one batch is being
-// applied and at most one acknowledgement is being written at any time.
+// One Ingest stream. Deletes itself in OnDone(). Up to kMaxInFlight batches
+// are read ahead and queued on the executor, so that parsing the next batch
+// overlaps committing the previous one; the executor applies them in order,
+// so acknowledgements are written in batch order, one write at a time.
 class IngestReactor final
     : public grpc::ServerBidiReactor<v1::IngestBatch, v1::IngestAck> {
  public:
   IngestReactor(ingest::IngestPipeline* pipeline, Executor* executor)
       : pipeline_(pipeline), executor_(executor) {
-    StartRead(&batch_);
+    absl::MutexLock lock(&mu_);
+    StartReadLocked();
   }
 
   void OnReadDone(bool ok) override {
+    absl::MutexLock lock(&mu_);
+    reading_ = false;
     if (!ok) {  // the client has finished sending, or the call is over
-      absl::MutexLock lock(&mu_);
       reads_done_ = true;
       MaybeFinishLocked();
       return;
     }
-    {
-      absl::MutexLock lock(&mu_);
-      applying_ = true;
-    }
-    executor_->Submit([this] { Apply(); });
+    ++in_flight_;
+    executor_->Submit([this, batch = std::move(reading_batch_)] {
+      Apply(*batch);
+    });
+    StartReadLocked();
   }
 
   void OnWriteDone(bool ok) override {
@@ -50,15 +54,34 @@ class IngestReactor final
     cancelled_ = true;
   }
 
-  void OnDone() override { delete this; }
+  void OnDone() override {
+    // gRPC calls OnDone only after Finish and after every started read and
+    // write has completed; batches still queued on the executor hold `this`,
+    // so wait for them (they finish quickly once the call is over).
+    {
+      absl::MutexLock lock(&mu_);
+      mu_.Await(absl::Condition(
+          +[](int* n) { return *n == 0; }, &in_flight_));
+    }
+    delete this;
+  }
 
  private:
-  // Runs on the executor: commits the batch, then queues its ack and asks
-  // for the next batch.
-  void Apply() {
-    absl::StatusOr<v1::IngestAck> ack = pipeline_->Apply(batch_);
+  static constexpr int kMaxInFlight = 4;
+
+  // Runs on the executor: commits one batch, then queues its ack.
+  void Apply(const v1::IngestBatch& batch) {
+    absl::StatusOr<v1::IngestAck> ack;
+    {
+      absl::MutexLock lock(&mu_);
+      if (finished_) {  // an earlier batch failed: apply nothing more
+        --in_flight_;
+        return;
+      }
+    }
+    ack = pipeline_->Apply(batch);
     absl::MutexLock lock(&mu_);
-    applying_ = false;
+    --in_flight_;
     if (!ack.ok()) {
       FinishLocked(ToGrpcStatus(ack.status()));
       return;
@@ -69,7 +92,17 @@ class IngestReactor final
     }
     acks_.push_back(*std::move(ack));
     WriteNextLocked();
-    if (!finished_) StartRead(&batch_);
+    StartReadLocked();
+    MaybeFinishLocked();
+  }
+
+  void StartReadLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    if (reading_ || reads_done_ || finished_ || in_flight_ >= kMaxInFlight) {
+      return;
+    }
+    reading_ = true;
+    reading_batch_ = std::make_unique<v1::IngestBatch>();
+    StartRead(reading_batch_.get());
   }
 
   void WriteNextLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
@@ -81,7 +114,7 @@ class IngestReactor final
   }
 
   void MaybeFinishLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
-    if (reads_done_ && !applying_ && !writing_ && acks_.empty()) {
+    if (reads_done_ && in_flight_ == 0 && !writing_ && acks_.empty()) {
       FinishLocked(cancelled_ ? grpc::Status(grpc::StatusCode::CANCELLED,
                                              "cancelled")
                               : grpc::Status::OK);
@@ -96,12 +129,13 @@ class IngestReactor final
 
   ingest::IngestPipeline* const pipeline_;
   Executor* const executor_;
-  v1::IngestBatch batch_;  // owned by the read or by Apply(), never both
 
   absl::Mutex mu_;
+  std::unique_ptr<v1::IngestBatch> reading_batch_ ABSL_GUARDED_BY(mu_);
   std::deque<v1::IngestAck> acks_ ABSL_GUARDED_BY(mu_);
   v1::IngestAck current_ack_ ABSL_GUARDED_BY(mu_);
-  bool applying_ ABSL_GUARDED_BY(mu_) = false;
+  int in_flight_ ABSL_GUARDED_BY(mu_) = 0;  // batches queued or applying
+  bool reading_ ABSL_GUARDED_BY(mu_) = false;
   bool writing_ ABSL_GUARDED_BY(mu_) = false;
   bool reads_done_ ABSL_GUARDED_BY(mu_) = false;
   bool cancelled_ ABSL_GUARDED_BY(mu_) = false;

@@ -13,6 +13,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_split.h"
+#include "crypto/normalize.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "linkd/util/status_matchers.h"
@@ -509,6 +510,44 @@ TEST(PopulationTest, ValidateOptions) {
   o = Opts(1, 10);
   o.reference_date = {2024, 2, 30};
   EXPECT_THAT(ValidateOptions(o), StatusIs(absl::StatusCode::kInvalidArgument));
+}
+
+// Cross-check with the provider-side normaliser (crypto/normalize.h): the
+// generator's identifiers, dates and postcodes are what real extracts
+// carry, so the encoder must accept the clean ones and refuse the broken
+// check letters.
+TEST(PopulationTest, AgreesWithTheEncoderNormaliser) {
+  const Population& pop = Big();
+  int upns = 0, nhs = 0, bad_upns = 0;
+  crypto::Date latest{2024, 9, 1};
+  for (const SourceRecord& r : pop.records) {
+    if (!r.upn.empty()) {
+      ++upns;
+      EXPECT_EQ(crypto::NormalizeUpn(r.upn).ok(), IsValidUpn(r.upn));
+      bad_upns += !IsValidUpn(r.upn);
+    }
+    if (!r.nhs_number.empty()) {
+      ++nhs;
+      EXPECT_TRUE(crypto::NormalizeNhsNumber(r.nhs_number).ok());
+    }
+    if (!r.postcode.empty()) {
+      EXPECT_TRUE(crypto::NormalizePostcode(r.postcode).ok());
+    }
+    if (!r.dob.empty()) {
+      auto format =
+          crypto::DateFormat::FromPattern(ColumnsOf(r.source).date_pattern);
+      ASSERT_TRUE(format.ok());
+      auto dob = crypto::NormalizeDateOfBirth(r.dob, *format, latest);
+      EXPECT_TRUE(dob.ok()) << SourceName(r.source);
+      if (dob.ok()) {
+        const Date d = ParseSourceDate(r);
+        EXPECT_EQ((Date{dob->year, dob->month, dob->day}), d);
+      }
+    }
+  }
+  EXPECT_GT(upns, 10000);
+  EXPECT_GT(nhs, 10000);
+  EXPECT_GT(bad_upns, 0);
 }
 
 std::vector<std::string> ReadLines(const std::string& path) {
