@@ -41,6 +41,9 @@ int64_t EncodedFileReader::bytes_read() const {
 
 absl::StatusOr<bool> EncodedFileReader::Next(v1::IngestItem* item) {
   bool clean_eof = false;
+  // The delimited parser merges into the message; start from empty so that
+  // fields of an earlier item never leak into this one.
+  item->Clear();
   if (google::protobuf::util::ParseDelimitedFromZeroCopyStream(
           item, &impl_->stream, &clean_eof)) {
     ++items_;

@@ -20,7 +20,7 @@ class EncodedFileReader {
       const std::string& path);
   ~EncodedFileReader();
 
-  // Reads the next item into `*item`. Returns false at a clean end of file,
+  // Replaces `*item` with the next item. Returns false at a clean end of file,
   // DATA_LOSS naming the item number if the file is truncated or corrupt.
   absl::StatusOr<bool> Next(v1::IngestItem* item);
 

@@ -4,6 +4,7 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "absl/synchronization/notification.h"
 #include "linkd/ingest/validate.h"
 #include "linkd/store/key_codec.h"
 #include "linkd/util/status_macros.h"
@@ -63,62 +64,137 @@ IngestPipeline::IngestPipeline(
       records_(store),
       clock_(clock),
       options_(options),
-      key_checks_(std::move(key_checks)) {}
+      key_checks_(std::move(key_checks)) {
+  writer_ = std::thread([this] { WriterLoop(); });
+}
+
+IngestPipeline::~IngestPipeline() {
+  {
+    absl::MutexLock lock(&mu_);
+    stopping_ = true;
+  }
+  writer_.join();
+}
+
+void IngestPipeline::Submit(const v1::IngestBatch* batch, Done done) {
+  absl::MutexLock lock(&mu_);
+  queue_.push_back(Pending{batch, std::move(done)});
+}
 
 absl::StatusOr<v1::IngestAck> IngestPipeline::Apply(
     const v1::IngestBatch& batch) {
-  if (batch.items_size() > static_cast<int>(options_.max_batch_items)) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("batch: ", batch.items_size(), " items; the limit is ",
-                     options_.max_batch_items));
-  }
-  v1::IngestAck ack;
-  ack.set_batch_seq(batch.batch_seq());
+  absl::Notification applied;
+  absl::StatusOr<v1::IngestAck> result;
+  Submit(&batch, [&](absl::StatusOr<v1::IngestAck> ack) {
+    result = std::move(ack);
+    applied.Notify();
+  });
+  applied.WaitForNotification();
+  return result;
+}
 
-  absl::MutexLock lock(&mu_);
-  store::WriteBatch write = store_->NewBatch();
-  // Key checks first seen in this batch; remembered only once committed.
+void IngestPipeline::WriterLoop() {
+  for (;;) {
+    std::vector<Pending> group;
+    {
+      absl::MutexLock lock(&mu_);
+      mu_.Await(absl::Condition(
+          +[](IngestPipeline* p) ABSL_EXCLUSIVE_LOCKS_REQUIRED(p->mu_) {
+            return p->stopping_ || !p->queue_.empty();
+          },
+          this));
+      if (queue_.empty()) return;  // stopping, and nothing left
+      // Take what is queued, up to the group limit (always at least one).
+      size_t items = 0;
+      while (!queue_.empty() &&
+             (group.empty() ||
+              items + queue_.front().batch->items_size() <=
+                  options_.max_group_items)) {
+        items += queue_.front().batch->items_size();
+        group.push_back(std::move(queue_.front()));
+        queue_.pop_front();
+      }
+    }
+    std::vector<const v1::IngestBatch*> batches;
+    batches.reserve(group.size());
+    for (const Pending& p : group) batches.push_back(p.batch);
+    std::vector<absl::StatusOr<v1::IngestAck>> results = ApplyGroup(batches);
+    for (size_t i = 0; i < group.size(); ++i) {
+      group[i].done(std::move(results[i]));
+    }
+  }
+}
+
+std::vector<absl::StatusOr<v1::IngestAck>> IngestPipeline::ApplyGroup(
+    absl::Span<const v1::IngestBatch* const> group) {
+  std::vector<absl::StatusOr<v1::IngestAck>> results(group.size());
+  size_t bytes = 0;
+  for (const v1::IngestBatch* batch : group) bytes += batch->ByteSizeLong();
+  // Stored records are about as large as their encoding plus keys.
+  store::WriteBatch write = store_->NewBatch(bytes * 5 / 4);
+  // Key checks first seen in this group; remembered only once committed.
   absl::flat_hash_map<uint32_t, KeyCheck> new_key_checks;
   std::vector<const v1::EncodedRecord*> records;
-  records.reserve(batch.items_size());
-  for (int i = 0; i < batch.items_size(); ++i) {
-    const v1::IngestItem& item = batch.items(i);
-    if (absl::Status s = ValidateItem(item); !s.ok()) {
-      Reject(&ack, i, s);
+  std::vector<size_t> record_batch;  // records[i] came from group[...]
+  for (size_t b = 0; b < group.size(); ++b) {
+    const v1::IngestBatch& batch = *group[b];
+    if (batch.items_size() > static_cast<int>(options_.max_batch_items)) {
+      results[b] = absl::InvalidArgumentError(
+          absl::StrCat("batch: ", batch.items_size(), " items; the limit is ",
+                       options_.max_batch_items));
       continue;
     }
-    const v1::EncodedIdentity& id = item.record().identity();
-    const KeyCheck* known = nullptr;
-    if (auto it = key_checks_.find(id.key_version()); it != key_checks_.end()) {
-      known = &it->second;
-    } else if (auto nit = new_key_checks.find(id.key_version());
-               nit != new_key_checks.end()) {
-      known = &nit->second;
+    v1::IngestAck& ack = results[b].emplace();
+    ack.set_batch_seq(batch.batch_seq());
+    for (int i = 0; i < batch.items_size(); ++i) {
+      const v1::IngestItem& item = batch.items(i);
+      if (absl::Status s = ValidateItem(item); !s.ok()) {
+        Reject(&ack, i, s);
+        continue;
+      }
+      const v1::EncodedIdentity& id = item.record().identity();
+      const KeyCheck* known = nullptr;
+      if (auto it = key_checks_.find(id.key_version());
+          it != key_checks_.end()) {
+        known = &it->second;
+      } else if (auto nit = new_key_checks.find(id.key_version());
+                 nit != new_key_checks.end()) {
+        known = &nit->second;
+      }
+      if (known == nullptr) {
+        new_key_checks[id.key_version()] = id.key_check();
+        write.Put(store::Cf::kDefault, KeyCheckKey(id.key_version()),
+                  id.key_check());
+      } else if (*known != id.key_check()) {
+        Reject(&ack, i,
+               absl::FailedPreconditionError(absl::StrCat(
+                   "record.identity.key_check: encoded with a different "
+                   "linkage key than earlier records of key version ",
+                   id.key_version(),
+                   "; check the provider's key file with the key custodian")));
+        continue;
+      }
+      records.push_back(&item.record());
+      record_batch.push_back(b);
     }
-    if (known == nullptr) {
-      new_key_checks[id.key_version()] = id.key_check();
-      write.Put(store::Cf::kDefault, KeyCheckKey(id.key_version()),
-                id.key_check());
-    } else if (*known != id.key_check()) {
-      Reject(&ack, i,
-             absl::FailedPreconditionError(absl::StrCat(
-                 "record.identity.key_check: encoded with a different "
-                 "linkage key than earlier records of key version ",
-                 id.key_version(),
-                 "; check the provider's key file with the key custodian")));
-      continue;
-    }
-    records.push_back(&item.record());
   }
 
-  LINKD_ASSIGN_OR_RETURN(std::vector<store::IngestOutcome> outcomes,
-                         records_.Stage(records, clock_->Now(), &write));
-  LINKD_RETURN_IF_ERROR(store_->Commit(std::move(write)));
+  absl::StatusOr<std::vector<store::IngestOutcome>> outcomes =
+      records_.Stage(records, clock_->Now(), &write);
+  absl::Status committed = outcomes.status();
+  if (committed.ok()) committed = store_->Commit(std::move(write));
+  if (!committed.ok()) {
+    for (absl::StatusOr<v1::IngestAck>& r : results) {
+      if (r.ok()) r = committed;
+    }
+    return results;
+  }
   for (auto& [version, check] : new_key_checks) {
     key_checks_[version] = std::move(check);
   }
-  for (const store::IngestOutcome& outcome : outcomes) {
-    switch (outcome.result) {
+  for (size_t i = 0; i < outcomes->size(); ++i) {
+    v1::IngestAck& ack = *results[record_batch[i]];
+    switch ((*outcomes)[i].result) {
       case store::IngestResult::kAccepted:
         ack.set_accepted(ack.accepted() + 1);
         break;
@@ -130,7 +206,7 @@ absl::StatusOr<v1::IngestAck> IngestPipeline::Apply(
         break;
     }
   }
-  return ack;
+  return results;
 }
 
 }  // namespace linkd::ingest

@@ -1,15 +1,20 @@
-// The ingest pipeline: validates a batch of encoded items and commits the
-// accepted ones in one durable WriteBatch.
+// The ingest pipeline: validates batches of encoded items and commits the
+// accepted ones durably. linkd has one writer: this pipeline's thread.
 #ifndef LINKD_INGEST_INGEST_PIPELINE_H_
 #define LINKD_INGEST_INGEST_PIPELINE_H_
 
-#include <array>
 #include <cstdint>
+#include <deque>
+#include <functional>
 #include <memory>
+#include <string>
+#include <thread>
+#include <vector>
 
 #include "absl/container/flat_hash_map.h"
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
+#include "absl/types/span.h"
 #include "linkd/store/record_store.h"
 #include "linkd/store/store.h"
 #include "linkd/util/clock.h"
@@ -20,43 +25,71 @@ namespace linkd::ingest {
 struct PipelineOptions {
   // Batches with more items are refused whole.
   uint32_t max_batch_items = 10000;
+  // Queued batches are committed together (one synced write) up to this many
+  // items: the cost of an fsync is shared by every batch waiting for it.
+  uint32_t max_group_items = 20000;
 };
 
-// Thread-safe. Batches are applied one at a time (linkd has one writer), in
-// the order Apply() is entered.
+// Thread-safe. Batches are applied in the order they are submitted.
 class IngestPipeline {
  public:
+  using Done = std::function<void(absl::StatusOr<v1::IngestAck>)>;
+
   // `store` and `clock` must outlive the pipeline. Reads the key checks seen
-  // so far. Returns the store's error if they cannot be read.
+  // so far and starts the writer thread. Returns the store's error if the
+  // key checks cannot be read.
   static absl::StatusOr<std::unique_ptr<IngestPipeline>> Create(
       store::Store* store, const util::Clock* clock, PipelineOptions options);
 
-  // Validates every item and commits the valid ones in one synced
-  // WriteBatch; returns the acknowledgement once the batch is durable.
-  // Invalid items are listed in the ack's rejections and nothing of them is
-  // stored. A record whose key_check differs from the one first seen for its
-  // key_version (encoded with another linkage key) is refused with
-  // FAILED_PRECONDITION.
+  // Applies every batch already submitted, then stops the writer thread.
+  ~IngestPipeline();
+
+  // Queues `batch`; `done` runs on the writer thread with the batch's
+  // acknowledgement once the batch is durable, or with its error. `*batch`
+  // must stay valid until then. Several queued batches may share one synced
+  // commit (group commit); each still gets its own acknowledgement.
   //
-  // Returns INVALID_ARGUMENT if the batch has more than max_batch_items
-  // items, or the store's error (UNAVAILABLE, DATA_LOSS, INTERNAL) if the
-  // commit fails; in both cases nothing of the batch is stored.
+  // Every item is validated; invalid items are listed in the ack's
+  // rejections and nothing of them is stored. A record whose key_check
+  // differs from the one first seen for its key_version (encoded with
+  // another linkage key) is refused with FAILED_PRECONDITION.
+  //
+  // Errors: INVALID_ARGUMENT if the batch has more than max_batch_items
+  // items; the store's error (UNAVAILABLE, DATA_LOSS, INTERNAL) if the commit
+  // fails. In both cases nothing of the batch is stored.
+  void Submit(const v1::IngestBatch* batch, Done done);
+
+  // Submit, then wait for the result.
   absl::StatusOr<v1::IngestAck> Apply(const v1::IngestBatch& batch);
 
  private:
   using KeyCheck = std::string;
+  struct Pending {
+    const v1::IngestBatch* batch;
+    Done done;
+  };
+
   IngestPipeline(store::Store* store, const util::Clock* clock,
                  PipelineOptions options,
                  absl::flat_hash_map<uint32_t, KeyCheck> key_checks);
+  void WriterLoop();
+  // Validates, stages and commits `group` as one WriteBatch; one result per
+  // batch. Runs on the writer thread only.
+  std::vector<absl::StatusOr<v1::IngestAck>> ApplyGroup(
+      absl::Span<const v1::IngestBatch* const> group);
 
   store::Store* const store_;
   store::RecordStore records_;
   const util::Clock* const clock_;
   const PipelineOptions options_;
+  // key_version -> key_check of the linkage key that version names. Only
+  // the writer thread touches it.
+  absl::flat_hash_map<uint32_t, KeyCheck> key_checks_;
 
   absl::Mutex mu_;
-  // key_version -> key_check of the linkage key that version names.
-  absl::flat_hash_map<uint32_t, KeyCheck> key_checks_ ABSL_GUARDED_BY(mu_);
+  std::deque<Pending> queue_ ABSL_GUARDED_BY(mu_);
+  bool stopping_ ABSL_GUARDED_BY(mu_) = false;
+  std::thread writer_;
 };
 
 }  // namespace linkd::ingest

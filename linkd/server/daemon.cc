@@ -18,7 +18,6 @@
 #include "grpcpp/server_builder.h"
 #include "linkd/ingest/ingest_pipeline.h"
 #include "linkd/server/admin_service.h"
-#include "linkd/server/executor.h"
 #include "linkd/server/ingest_service.h"
 #include "linkd/store/record_store.h"
 #include "linkd/store/store.h"
@@ -115,7 +114,6 @@ struct Daemon::State {
   std::unique_ptr<store::Store> store;
   std::unique_ptr<store::RecordStore> records;
   std::unique_ptr<ingest::IngestPipeline> pipeline;
-  std::unique_ptr<Executor> executor;
   std::unique_ptr<IngestServiceImpl> ingest_service;
   std::unique_ptr<AdminServiceImpl> admin_service;
   std::unique_ptr<grpc::Server> server;
@@ -147,10 +145,8 @@ absl::StatusOr<std::unique_ptr<Daemon>> Daemon::Start(DaemonOptions options) {
       state->pipeline,
       ingest::IngestPipeline::Create(state->store.get(), options.clock,
                                      pipeline_options));
-  // One storage worker: linkd has a single writer.
-  state->executor = std::make_unique<Executor>(1);
-  state->ingest_service = std::make_unique<IngestServiceImpl>(
-      state->pipeline.get(), state->executor.get());
+  state->ingest_service =
+      std::make_unique<IngestServiceImpl>(state->pipeline.get());
   state->admin_service =
       std::make_unique<AdminServiceImpl>(state->records.get());
 
@@ -193,9 +189,8 @@ void Daemon::Shutdown() {
   state_->server->Shutdown(absl::ToChronoTime(
       absl::Now() + state_->options.shutdown_grace));
   state_->server->Wait();
-  state_->executor.reset();  // runs every queued commit, then joins
   state_->server.reset();
-  state_->pipeline.reset();
+  state_->pipeline.reset();  // applies every queued batch, then joins
   state_->records.reset();
   state_->store.reset();
 }

@@ -1,23 +1,44 @@
 #include "linkd/server/ingest_service.h"
 
 #include <deque>
+#include <memory>
 #include <utility>
 
 #include "absl/synchronization/mutex.h"
+#include "google/protobuf/arena.h"
 #include "linkd/server/grpc_status.h"
 
 namespace linkd::server {
 namespace {
 
-// One Ingest stream. Deletes itself in OnDone(). Up to kMaxInFlight batches
-// are read ahead and queued on the executor, so that parsing the next batch
-// overlaps committing the previous one; the executor applies them in order,
-// so acknowledgements are written in batch order, one write at a time.
+// A batch parsed into its own arena: its thousands of small strings are
+// freed at once with the arena instead of one by one.
+struct ArenaBatch {
+  ArenaBatch()
+      : arena(Options()),
+        batch(google::protobuf::Arena::CreateMessage<v1::IngestBatch>(
+            &arena)) {}
+  static google::protobuf::ArenaOptions Options() {
+    google::protobuf::ArenaOptions options;
+    options.start_block_size = 64 << 10;
+    options.max_block_size = 1 << 20;
+    return options;
+  }
+  google::protobuf::Arena arena;
+  v1::IngestBatch* const batch;  // owned by `arena`
+};
+
+// One Ingest stream. Up to kMaxInFlight batches are read ahead and queued on
+// the pipeline, so that parsing the next batch overlaps committing the
+// previous one (and queued batches share a commit); the pipeline applies
+// them in order, so acknowledgements are written in batch order, one write
+// at a time. Deletes itself once gRPC is done with it (OnDone) and no batch
+// of it is still queued.
 class IngestReactor final
     : public grpc::ServerBidiReactor<v1::IngestBatch, v1::IngestAck> {
  public:
-  IngestReactor(ingest::IngestPipeline* pipeline, Executor* executor)
-      : pipeline_(pipeline), executor_(executor) {
+  explicit IngestReactor(ingest::IngestPipeline* pipeline)
+      : pipeline_(pipeline) {
     absl::MutexLock lock(&mu_);
     StartReadLocked();
   }
@@ -31,9 +52,12 @@ class IngestReactor final
       return;
     }
     ++in_flight_;
-    executor_->Submit([this, batch = std::move(reading_batch_)] {
-      Apply(*batch);
-    });
+    // std::function needs a copyable callback, hence shared ownership.
+    std::shared_ptr<const ArenaBatch> batch = std::move(reading_batch_);
+    pipeline_->Submit(batch->batch,
+                      [this, batch](absl::StatusOr<v1::IngestAck> ack) {
+                        OnApplied(std::move(ack));
+                      });
     StartReadLocked();
   }
 
@@ -55,45 +79,37 @@ class IngestReactor final
   }
 
   void OnDone() override {
-    // gRPC calls OnDone only after Finish and after every started read and
-    // write has completed; batches still queued on the executor hold `this`,
-    // so wait for them (they finish quickly once the call is over).
+    bool last;
     {
       absl::MutexLock lock(&mu_);
-      mu_.Await(absl::Condition(
-          +[](int* n) { return *n == 0; }, &in_flight_));
+      done_ = true;
+      last = in_flight_ == 0;
     }
-    delete this;
+    if (last) delete this;
   }
 
  private:
   static constexpr int kMaxInFlight = 4;
 
-  // Runs on the executor: commits one batch, then queues its ack.
-  void Apply(const v1::IngestBatch& batch) {
-    absl::StatusOr<v1::IngestAck> ack;
+  // Runs on the pipeline's writer thread once a batch is durable (or failed).
+  void OnApplied(absl::StatusOr<v1::IngestAck> ack) {
+    bool last;
     {
       absl::MutexLock lock(&mu_);
-      if (finished_) {  // an earlier batch failed: apply nothing more
-        --in_flight_;
-        return;
+      --in_flight_;
+      if (!ack.ok()) {
+        FinishLocked(ToGrpcStatus(ack.status()));
+      } else if (cancelled_) {
+        FinishLocked(grpc::Status(grpc::StatusCode::CANCELLED, "cancelled"));
+      } else {
+        acks_.push_back(*std::move(ack));
+        WriteNextLocked();
+        StartReadLocked();
+        MaybeFinishLocked();
       }
+      last = done_ && in_flight_ == 0;
     }
-    ack = pipeline_->Apply(batch);
-    absl::MutexLock lock(&mu_);
-    --in_flight_;
-    if (!ack.ok()) {
-      FinishLocked(ToGrpcStatus(ack.status()));
-      return;
-    }
-    if (cancelled_) {
-      FinishLocked(grpc::Status(grpc::StatusCode::CANCELLED, "cancelled"));
-      return;
-    }
-    acks_.push_back(*std::move(ack));
-    WriteNextLocked();
-    StartReadLocked();
-    MaybeFinishLocked();
+    if (last) delete this;
   }
 
   void StartReadLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
@@ -101,8 +117,8 @@ class IngestReactor final
       return;
     }
     reading_ = true;
-    reading_batch_ = std::make_unique<v1::IngestBatch>();
-    StartRead(reading_batch_.get());
+    reading_batch_ = std::make_unique<ArenaBatch>();
+    StartRead(reading_batch_->batch);
   }
 
   void WriteNextLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
@@ -128,25 +144,25 @@ class IngestReactor final
   }
 
   ingest::IngestPipeline* const pipeline_;
-  Executor* const executor_;
 
   absl::Mutex mu_;
-  std::unique_ptr<v1::IngestBatch> reading_batch_ ABSL_GUARDED_BY(mu_);
+  std::unique_ptr<ArenaBatch> reading_batch_ ABSL_GUARDED_BY(mu_);
   std::deque<v1::IngestAck> acks_ ABSL_GUARDED_BY(mu_);
   v1::IngestAck current_ack_ ABSL_GUARDED_BY(mu_);
-  int in_flight_ ABSL_GUARDED_BY(mu_) = 0;  // batches queued or applying
+  int in_flight_ ABSL_GUARDED_BY(mu_) = 0;  // batches queued on the pipeline
   bool reading_ ABSL_GUARDED_BY(mu_) = false;
   bool writing_ ABSL_GUARDED_BY(mu_) = false;
   bool reads_done_ ABSL_GUARDED_BY(mu_) = false;
   bool cancelled_ ABSL_GUARDED_BY(mu_) = false;
   bool finished_ ABSL_GUARDED_BY(mu_) = false;
+  bool done_ ABSL_GUARDED_BY(mu_) = false;  // OnDone has run
 };
 
 }  // namespace
 
 grpc::ServerBidiReactor<v1::IngestBatch, v1::IngestAck>*
 IngestServiceImpl::Ingest(grpc::CallbackServerContext* /*context*/) {
-  return new IngestReactor(pipeline_, executor_);
+  return new IngestReactor(pipeline_);
 }
 
 }  // namespace linkd::server

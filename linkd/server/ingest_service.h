@@ -3,27 +3,25 @@
 #define LINKD_SERVER_INGEST_SERVICE_H_
 
 #include "linkd/ingest/ingest_pipeline.h"
-#include "linkd/server/executor.h"
 #include "linkd/v1/ingest_service.grpc.pb.h"
 
 namespace linkd::server {
 
-// Thin callback service: each Ingest stream reads a batch, hands it to the
-// pipeline on `executor` (storage work never runs on a gRPC thread), and
-// writes the acknowledgement when the batch is durable. One batch per stream
-// is in flight at a time, so acknowledgements come in batch order.
+// Thin callback service: each Ingest stream reads batches and hands them to
+// the pipeline, whose writer thread does the storage work (never a gRPC
+// thread), and writes each acknowledgement once its batch is durable.
+// Acknowledgements come in batch order.
 class IngestServiceImpl final : public v1::IngestService::CallbackService {
  public:
-  // `pipeline` and `executor` must outlive the service.
-  IngestServiceImpl(ingest::IngestPipeline* pipeline, Executor* executor)
-      : pipeline_(pipeline), executor_(executor) {}
+  // `pipeline` must outlive the service.
+  explicit IngestServiceImpl(ingest::IngestPipeline* pipeline)
+      : pipeline_(pipeline) {}
 
   grpc::ServerBidiReactor<v1::IngestBatch, v1::IngestAck>* Ingest(
       grpc::CallbackServerContext* context) override;
 
  private:
   ingest::IngestPipeline* const pipeline_;
-  Executor* const executor_;
 };
 
 }  // namespace linkd::server

@@ -218,6 +218,7 @@ struct SnapshotRep {
 };
 
 struct WriteBatchRep {
+  explicit WriteBatchRep(size_t reserve_bytes) : batch(reserve_bytes) {}
   const StoreRep* store = nullptr;
   rocksdb::WriteBatch batch;
   rocksdb::Status first_error;
@@ -465,8 +466,8 @@ absl::Status MakeReadOptions(const Snapshot* snapshot,
 
 }  // namespace
 
-WriteBatch Store::NewBatch() const {
-  auto rep = std::make_unique<internal::WriteBatchRep>();
+WriteBatch Store::NewBatch(size_t reserve_bytes) const {
+  auto rep = std::make_unique<internal::WriteBatchRep>(reserve_bytes);
   rep->store = rep_.get();
   return WriteBatch(std::move(rep));
 }

@@ -165,8 +165,9 @@ class Store {
 
   const std::string& path() const;
 
-  // A new empty batch for this Store.
-  WriteBatch NewBatch() const;
+  // A new empty batch for this Store, with room for `reserve_bytes` of
+  // operations before it has to grow (a hint; any size works).
+  WriteBatch NewBatch(std::size_t reserve_bytes = 0) const;
 
   // Applies `batch` atomically and durably (WAL on; fsync'd if
   // options.sync). An empty batch is a no-op. Returns INVALID_ARGUMENT if

@@ -26,7 +26,7 @@
 namespace linkd {
 namespace {
 
-using testing::Run;
+using testing::RunProgram;
 using testing::Subprocess;
 
 // How each synthetic source's extract is laid out, as linkd-encode is told.
@@ -75,13 +75,15 @@ uint64_t JsonField(const std::string& json, const std::string& name) {
 
 class IngestE2eTest : public ::testing::Test {
  protected:
-  // Generates a population and encodes its three sources; returns the
-  // encoded files in upload order.
+  // Generates a population and encodes its three sources, named with
+  // `suffix` so that two populations never share a (source, record_id);
+  // returns the encoded files in upload order.
   std::vector<std::string> MakeEncodedPopulation(const std::string& name,
-                                                 int people, int seed) {
+                                                 int people, int seed,
+                                                 const std::string& suffix) {
     const std::string pop = dir_.Sub(name);
     std::string out, err;
-    EXPECT_EQ(Run({LINKD_SYNTH_BIN, "--people", std::to_string(people),
+    EXPECT_EQ(RunProgram({LINKD_SYNTH_BIN, "--people", std::to_string(people),
                    "--seed", std::to_string(seed), "--out", pop},
                   dir_.path(), &out, &err),
               0)
@@ -89,7 +91,7 @@ class IngestE2eTest : public ::testing::Test {
     std::vector<std::string> files;
     for (const SourceLayout& layout : Layouts()) {
       std::vector<std::string> argv = {LINKD_ENCODE_BIN, "--key", key_,
-                                       "--source", layout.source};
+                                       "--source", layout.source + suffix};
       for (const std::string& m : layout.maps) {
         argv.push_back("--map");
         argv.push_back(m);
@@ -100,7 +102,7 @@ class IngestE2eTest : public ::testing::Test {
       }
       const std::string encoded = pop + "/" + layout.source + ".linkd";
       argv.insert(argv.end(), {"--out", encoded, pop + "/" + layout.csv});
-      const int code = Run(argv, dir_.path(), &out, &err);
+      const int code = RunProgram(argv, dir_.path(), &out, &err);
       // 3 means some rows were rejected, which synthetic noise may cause.
       EXPECT_TRUE(code == 0 || code == 3) << code << ": " << err;
       files.push_back(encoded);
@@ -132,7 +134,7 @@ class IngestE2eTest : public ::testing::Test {
                                      "submit", "--format", "json"};
     argv.insert(argv.end(), files.begin(), files.end());
     std::string err;
-    const int code = Run(argv, dir_.path(), json, &err);
+    const int code = RunProgram(argv, dir_.path(), json, &err);
     return code;
   }
 
@@ -195,13 +197,13 @@ class IngestE2eTest : public ::testing::Test {
 
 TEST_F(IngestE2eTest, AcknowledgedRecordsSurviveKillNine) {
   std::string out, err;
-  ASSERT_EQ(Run({LINKD_ENCODE_BIN, "keygen", "--out", key_}, dir_.path(),
+  ASSERT_EQ(RunProgram({LINKD_ENCODE_BIN, "keygen", "--out", key_}, dir_.path(),
                 &out, &err),
             0)
       << err;
 
   // 1. 10k synthetic people from three sources, submitted in full.
-  const std::vector<std::string> first = MakeEncodedPopulation("pop1", 10000, 1);
+  const std::vector<std::string> first = MakeEncodedPopulation("pop1", 10000, 1, "");
   uint64_t first_total = 0;
   const std::map<std::string, uint64_t> first_by_source =
       CountBySource(first, &first_total);
@@ -223,7 +225,7 @@ TEST_F(IngestE2eTest, AcknowledgedRecordsSurviveKillNine) {
 
   // 2. A second, larger upload, killed with SIGKILL part-way through.
   const std::vector<std::string> second =
-      MakeEncodedPopulation("pop2", 60000, 2);
+      MakeEncodedPopulation("pop2", 60000, 2, "_2025");
   uint64_t second_total = 0;
   CountBySource(second, &second_total);
   std::vector<std::string> argv = {LINKCTL_BIN, "--server", address_,
@@ -253,7 +255,7 @@ TEST_F(IngestE2eTest, AcknowledgedRecordsSurviveKillNine) {
   // Every acknowledged record is present and identical: resubmitting them
   // changes nothing.
   ASSERT_EQ(Submit({Prefix(second, acknowledged)}, &json), 0) << json;
-  EXPECT_EQ(JsonField(json, "unchanged"), acknowledged);
+  EXPECT_EQ(JsonField(json, "unchanged"), acknowledged) << json;
   EXPECT_EQ(JsonField(json, "accepted"), 0u);
   ASSERT_EQ(Submit(first, &json), 0) << json;
   EXPECT_EQ(JsonField(json, "unchanged"), first_total);
@@ -261,7 +263,8 @@ TEST_F(IngestE2eTest, AcknowledgedRecordsSurviveKillNine) {
   // Finishing the interrupted upload stores each record exactly once.
   ASSERT_EQ(Submit(second, &json), 0) << json;
   EXPECT_EQ(JsonField(json, "accepted") + JsonField(json, "unchanged"),
-            second_total);
+            second_total)
+      << json;
   EXPECT_EQ(JsonField(json, "accepted"),
             first_total + second_total - after_restart);
   EXPECT_EQ(Stats().total_records(), first_total + second_total);
@@ -274,7 +277,7 @@ TEST_F(IngestE2eTest, AcknowledgedRecordsSurviveKillNine) {
 TEST_F(IngestE2eTest, SecondDaemonOnTheSameDirectoryFailsClearly) {
   StartDaemon();
   std::string out, err;
-  EXPECT_EQ(Run({LINKD_BIN, "--data-dir", dir_.Sub("db"), "--listen",
+  EXPECT_EQ(RunProgram({LINKD_BIN, "--data-dir", dir_.Sub("db"), "--listen",
                  "127.0.0.1:0"},
                 dir_.path(), &out, &err),
             1);
@@ -285,7 +288,7 @@ TEST_F(IngestE2eTest, BadConfigFailsWithFileAndLine) {
   const std::string config = dir_.Sub("bad.textproto");
   std::ofstream(config) << "data_dir: \"x\"\nlisten 7300\n";
   std::string out, err;
-  EXPECT_EQ(Run({LINKD_BIN, "--config", config}, dir_.path(), &out, &err), 1);
+  EXPECT_EQ(RunProgram({LINKD_BIN, "--config", config}, dir_.path(), &out, &err), 1);
   EXPECT_NE(err.find("bad.textproto: line 2"), std::string::npos) << err;
 }
 

@@ -83,7 +83,7 @@ std::string ReadFileOrEmpty(const std::string& path) {
   return s.str();
 }
 
-int Run(const std::vector<std::string>& argv, const std::string& scratch_dir,
+int RunProgram(const std::vector<std::string>& argv, const std::string& scratch_dir,
         std::string* out, std::string* err) {
   static std::atomic<int> counter{0};
   const std::string base =

@@ -43,7 +43,7 @@ class Subprocess {
 
 // Runs `argv` to completion; returns the exit code and fills *out and *err
 // (either may be null).
-int Run(const std::vector<std::string>& argv, const std::string& scratch_dir,
+int RunProgram(const std::vector<std::string>& argv, const std::string& scratch_dir,
         std::string* out, std::string* err);
 
 std::string ReadFileOrEmpty(const std::string& path);

@@ -7,6 +7,7 @@
 // three sources), encodes them with linkd-encode, starts linkd on a fresh
 // data directory, uploads everything, and prints records/s and linkd's peak
 // resident memory (VmHWM). Targets: >= 100k records/s, <= 1 GB.
+#include <signal.h>
 #include <unistd.h>
 
 #include <cstdio>
@@ -26,7 +27,7 @@
 namespace {
 
 using linkd::testing::ReadFileOrEmpty;
-using linkd::testing::Run;
+using linkd::testing::RunProgram;
 using linkd::testing::Subprocess;
 
 // Peak resident set size of `pid` in MiB, from /proc.
@@ -60,13 +61,13 @@ int main(int argc, char** argv) {
   linkd::testing::TempDir dir;
   std::string out, err;
   const std::string key = dir.Sub("key");
-  if (Run({LINKD_ENCODE_BIN, "keygen", "--out", key}, dir.path(), &out,
+  if (RunProgram({LINKD_ENCODE_BIN, "keygen", "--out", key}, dir.path(), &out,
           &err) != 0) {
     return Fail("keygen failed", err);
   }
   std::printf("generating %d synthetic people...\n", people);
   std::fflush(stdout);
-  if (Run({LINKD_SYNTH_BIN, "--people", std::to_string(people), "--seed", "7",
+  if (RunProgram({LINKD_SYNTH_BIN, "--people", std::to_string(people), "--seed", "7",
            "--out", dir.Sub("pop")},
           dir.path(), &out, &err) != 0) {
     return Fail("linkd-synth failed", err);
@@ -100,7 +101,7 @@ int main(int argc, char** argv) {
     const std::string file = dir.Sub(std::string(s.name) + ".linkd");
     a.insert(a.end(), {"--out", file,
                        dir.Sub("pop/" + std::string(s.name) + ".csv")});
-    const int code = Run(a, dir.path(), &out, &err);
+    const int code = RunProgram(a, dir.path(), &out, &err);
     if (code != 0 && code != 3) return Fail("linkd-encode failed", err);
     files.push_back(file);
   }
