@@ -31,8 +31,7 @@ class EncodedFileReader {
 
  private:
   struct Impl;
-  EncodedFileReader(std::string path, int64_t size,
-                    std::unique_ptr<Impl> impl);
+  EncodedFileReader(std::string path, int64_t size, std::unique_ptr<Impl> impl);
   std::string path_;
   int64_t size_;
   uint64_t items_ = 0;

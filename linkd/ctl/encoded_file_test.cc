@@ -61,9 +61,8 @@ TEST(EncodedFileReaderTest, TruncatedFileIsDataLossNamingTheItem) {
   ASSERT_THAT(reader, IsOk());
   v1::IngestItem item;
   ASSERT_THAT((*reader)->Next(&item), IsOkAndHolds(true));
-  EXPECT_THAT((*reader)->Next(&item),
-              StatusIs(absl::StatusCode::kDataLoss,
-                       ::testing::HasSubstr("item 2")));
+  EXPECT_THAT((*reader)->Next(&item), StatusIs(absl::StatusCode::kDataLoss,
+                                               ::testing::HasSubstr("item 2")));
   EXPECT_THAT(EncodedFileReader::Open(dir.Sub("missing")),
               StatusIs(absl::StatusCode::kNotFound));
 }

@@ -20,7 +20,8 @@
 
 namespace {
 
-constexpr std::string_view kUsage = R"(usage: linkctl [--server HOST:PORT] COMMAND [options]
+constexpr std::string_view kUsage =
+    R"(usage: linkctl [--server HOST:PORT] COMMAND [options]
 
 Commands:
   submit [--batch-size N] [--format text|json] FILE [FILE...]
@@ -189,9 +190,9 @@ int RunStats(const std::string& server, std::vector<std::string> args) {
     if (src.records() == 0) continue;
     std::string line = absl::StrCat("\nfield coverage, ", src.source(), ":");
     for (const auto& f : src.fields()) {
-      absl::StrAppend(&line, absl::StrFormat("\n  %-20s %5.1f%%", f.field(),
-                                             100.0 * f.records() /
-                                                 src.records()));
+      absl::StrAppend(&line,
+                      absl::StrFormat("\n  %-20s %5.1f%%", f.field(),
+                                      100.0 * f.records() / src.records()));
     }
     absl::PrintF("%s\n", line);
   }

@@ -63,7 +63,7 @@ SubmitSummary Submit(std::shared_ptr<grpc::Channel> channel,
 
   absl::Mutex mu;
   absl::flat_hash_map<uint64_t, BatchOrigin> origins;  // guarded by mu
-  Window window{options.max_in_flight};                 // guarded by mu
+  Window window{options.max_in_flight};                // guarded by mu
   std::atomic<uint64_t> items_sent{0};
   std::atomic<int64_t> bytes_read{0};
   absl::Status writer_status;
@@ -145,9 +145,9 @@ SubmitSummary Submit(std::shared_ptr<grpc::Channel> channel,
         ack.accepted() + ack.unchanged() + ack.updated() + ack.rejected();
     for (const v1::ItemRejection& r : ack.rejections()) {
       if (summary.rejections.size() >= kMaxRejectionsKept) break;
-      summary.rejections.push_back(SubmitRejection{
-          files[origin.file], origin.first_item + r.index(), r.field(),
-          r.message()});
+      summary.rejections.push_back(
+          SubmitRejection{files[origin.file], origin.first_item + r.index(),
+                          r.field(), r.message()});
     }
   }
   {

@@ -107,9 +107,8 @@ void IngestPipeline::WriterLoop() {
       // Take what is queued, up to the group limit (always at least one).
       size_t items = 0;
       while (!queue_.empty() &&
-             (group.empty() ||
-              items + queue_.front().batch->items_size() <=
-                  options_.max_group_items)) {
+             (group.empty() || items + queue_.front().batch->items_size() <=
+                                   options_.max_group_items)) {
         items += queue_.front().batch->items_size();
         group.push_back(std::move(queue_.front()));
         queue_.pop_front();

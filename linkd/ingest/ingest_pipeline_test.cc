@@ -100,9 +100,9 @@ TEST_F(IngestPipelineTest, RejectsBadItemsAndKeepsTheRest) {
   EXPECT_EQ(stats->total_records(), 3u);
 }
 
-TEST_F(IngestPipelineTest, RefusesRecordsEncodedWithAnotherKeyOfTheSameVersion) {
-  ASSERT_THAT(pipeline_->Apply(Batch("school_census", 0, 3, records_)),
-              IsOk());
+TEST_F(IngestPipelineTest,
+       RefusesRecordsEncodedWithAnotherKeyOfTheSameVersion) {
+  ASSERT_THAT(pipeline_->Apply(Batch("school_census", 0, 3, records_)), IsOk());
   testing::TestRecords other_key;  // a different random key, also version 1
   auto ack = pipeline_->Apply(Batch("health", 0, 3, other_key));
   ASSERT_THAT(ack, IsOk());
@@ -131,8 +131,9 @@ TEST_F(IngestPipelineTest, RefusesOversizeBatchesWhole) {
   auto small = IngestPipeline::Create(store_.get(), &clock_,
                                       PipelineOptions{/*max_batch_items=*/4});
   ASSERT_THAT(small, IsOk());
-  EXPECT_THAT((*small)->Apply(Batch("health", 0, 5, records_)),
-              StatusIs(absl::StatusCode::kInvalidArgument, StartsWith("batch")));
+  EXPECT_THAT(
+      (*small)->Apply(Batch("health", 0, 5, records_)),
+      StatusIs(absl::StatusCode::kInvalidArgument, StartsWith("batch")));
   store::RecordStore records(store_.get());
   auto stats = records.Stats();
   ASSERT_THAT(stats, IsOk());

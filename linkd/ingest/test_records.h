@@ -24,10 +24,10 @@ class TestRecords {
   // A record for synthetic person `n` (names and dates derived from n).
   v1::IngestItem Item(const std::string& source, const std::string& record_id,
                       int n) const {
-    static const char* const kGiven[] = {"Amelia", "Oliver", "Zoë",
-                                         "Mohammed", "Isla", "Noah"};
+    static const char* const kGiven[] = {"Amelia",   "Oliver", "Zoë",
+                                         "Mohammed", "Isla",   "Noah"};
     static const char* const kFamily[] = {"Smith", "O'Brien", "Khan",
-                                          "Nowak", "Okafor", "Jones"};
+                                          "Nowak", "Okafor",  "Jones"};
     crypto::ClearIdentity clear;
     clear.given_name = absl::StrCat(kGiven[n % 6], n % 7 == 0 ? "a" : "");
     clear.family_name = kFamily[(n / 6) % 6];

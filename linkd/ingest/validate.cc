@@ -136,10 +136,10 @@ absl::Status CheckRecord(const v1::EncodedRecord& r) {
   if (!r.has_identity()) return Invalid("record.identity", "missing");
   const v1::EncodedIdentity& id = r.identity();
   if (id.encoding_version() != crypto::kEncodingVersion) {
-    return Invalid("record.identity.encoding_version",
-                   absl::StrCat("unsupported version ", id.encoding_version(),
-                                "; this linkd accepts ",
-                                crypto::kEncodingVersion));
+    return Invalid(
+        "record.identity.encoding_version",
+        absl::StrCat("unsupported version ", id.encoding_version(),
+                     "; this linkd accepts ", crypto::kEncodingVersion));
   }
   if (id.key_version() == 0) {
     return Invalid("record.identity.key_version", "missing");

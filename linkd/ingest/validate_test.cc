@@ -16,7 +16,9 @@ using ::testing::StartsWith;
 
 class ValidateTest : public ::testing::Test {
  protected:
-  v1::IngestItem Valid() const { return records_.Item("school_census", "P1", 3); }
+  v1::IngestItem Valid() const {
+    return records_.Item("school_census", "P1", 3);
+  }
   testing::TestRecords records_;
 };
 
@@ -119,14 +121,12 @@ TEST_F(ValidateTest, RefusesImplausibleBloomFilters) {
   v1::IngestItem item = Valid();
   item.mutable_record()->mutable_identity()->set_family_name_bf(
       std::string(128, '\xff'));
-  EXPECT_THAT(ValidateItem(item),
-              StatusIs(absl::StatusCode::kInvalidArgument,
-                       HasSubstr("implausibly full")));
+  EXPECT_THAT(ValidateItem(item), StatusIs(absl::StatusCode::kInvalidArgument,
+                                           HasSubstr("implausibly full")));
   item.mutable_record()->mutable_identity()->set_family_name_bf(
       std::string(128, '\0'));
-  EXPECT_THAT(ValidateItem(item),
-              StatusIs(absl::StatusCode::kInvalidArgument,
-                       HasSubstr("empty Bloom filter")));
+  EXPECT_THAT(ValidateItem(item), StatusIs(absl::StatusCode::kInvalidArgument,
+                                           HasSubstr("empty Bloom filter")));
 }
 
 }  // namespace

@@ -141,10 +141,9 @@ absl::StatusOr<std::unique_ptr<Daemon>> Daemon::Start(DaemonOptions options) {
   state->records = std::make_unique<store::RecordStore>(state->store.get());
   ingest::PipelineOptions pipeline_options;
   pipeline_options.max_batch_items = options.max_batch_items;
-  LINKD_ASSIGN_OR_RETURN(
-      state->pipeline,
-      ingest::IngestPipeline::Create(state->store.get(), options.clock,
-                                     pipeline_options));
+  LINKD_ASSIGN_OR_RETURN(state->pipeline, ingest::IngestPipeline::Create(
+                                              state->store.get(), options.clock,
+                                              pipeline_options));
   state->ingest_service =
       std::make_unique<IngestServiceImpl>(state->pipeline.get());
   state->admin_service =
@@ -165,9 +164,9 @@ absl::StatusOr<std::unique_ptr<Daemon>> Daemon::Start(DaemonOptions options) {
   builder.RegisterService(state->admin_service.get());
   state->server = builder.BuildAndStart();
   if (state->server == nullptr || port == 0) {
-    return absl::UnavailableError(absl::StrCat(
-        "listen: cannot listen on ", options.listen,
-        " (address in use, or not an address of this machine)"));
+    return absl::UnavailableError(
+        absl::StrCat("listen: cannot listen on ", options.listen,
+                     " (address in use, or not an address of this machine)"));
   }
   const size_t colon = options.listen.rfind(':');
   state->address = absl::StrCat(options.listen.substr(0, colon), ":", port);
@@ -186,8 +185,8 @@ void Daemon::Shutdown() {
   if (auto* health = state_->server->GetHealthCheckService()) {
     health->SetServingStatus(false);
   }
-  state_->server->Shutdown(absl::ToChronoTime(
-      absl::Now() + state_->options.shutdown_grace));
+  state_->server->Shutdown(
+      absl::ToChronoTime(absl::Now() + state_->options.shutdown_grace));
   state_->server->Wait();
   state_->server.reset();
   state_->pipeline.reset();  // applies every queued batch, then joins

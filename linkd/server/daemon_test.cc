@@ -110,8 +110,7 @@ TEST_F(DaemonTest, ServesHealthChecks) {
   absl::Notification done;
   grpc::Status status;
   generic.UnaryCall(&context, "/grpc.health.v1.Health/Check",
-                    grpc::StubOptions(), &request, &reply,
-                    [&](grpc::Status s) {
+                    grpc::StubOptions(), &request, &reply, [&](grpc::Status s) {
                       status = s;
                       done.Notify();
                     });
@@ -142,15 +141,14 @@ TEST_F(DaemonTest, RefusesANonLoopbackAddressWithoutTls) {
 TEST_F(DaemonTest, RefusesADataDirectoryInUse) {
   auto first = Daemon::Start(Options());
   ASSERT_THAT(first, IsOk());
-  EXPECT_THAT(Daemon::Start(Options()),
-              StatusIs(absl::StatusCode::kFailedPrecondition,
-                       HasSubstr("in use")));
+  EXPECT_THAT(
+      Daemon::Start(Options()),
+      StatusIs(absl::StatusCode::kFailedPrecondition, HasSubstr("in use")));
 }
 
 TEST_F(DaemonTest, LoadsTheExampleConfig) {
-  auto options =
-      LoadConfigFile(std::string(LINKD_SOURCE_DIR) +
-                     "/deploy/config/linkd.textproto");
+  auto options = LoadConfigFile(std::string(LINKD_SOURCE_DIR) +
+                                "/deploy/config/linkd.textproto");
   ASSERT_THAT(options, IsOk());
   EXPECT_EQ(options->listen, "127.0.0.1:7300");
   EXPECT_EQ(options->max_batch_items, 10000u);

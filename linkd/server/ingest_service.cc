@@ -16,8 +16,8 @@ namespace {
 struct ArenaBatch {
   ArenaBatch()
       : arena(Options()),
-        batch(google::protobuf::Arena::CreateMessage<v1::IngestBatch>(
-            &arena)) {}
+        batch(google::protobuf::Arena::CreateMessage<v1::IngestBatch>(&arena)) {
+  }
   static google::protobuf::ArenaOptions Options() {
     google::protobuf::ArenaOptions options;
     options.start_block_size = 64 << 10;
@@ -131,9 +131,9 @@ class IngestReactor final
 
   void MaybeFinishLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
     if (reads_done_ && in_flight_ == 0 && !writing_ && acks_.empty()) {
-      FinishLocked(cancelled_ ? grpc::Status(grpc::StatusCode::CANCELLED,
-                                             "cancelled")
-                              : grpc::Status::OK);
+      FinishLocked(cancelled_
+                       ? grpc::Status(grpc::StatusCode::CANCELLED, "cancelled")
+                       : grpc::Status::OK);
     }
   }
 

@@ -6,8 +6,8 @@
 #include <utility>
 
 #include "absl/container/flat_hash_map.h"
-#include "google/protobuf/arena.h"
 #include "absl/strings/str_cat.h"
+#include "google/protobuf/arena.h"
 #include "linkd/store/key_codec.h"
 
 namespace linkd::store {

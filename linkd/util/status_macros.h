@@ -10,10 +10,10 @@
 
 // Evaluates `expr` (an absl::Status) and returns it from the enclosing
 // function if it is not OK.
-#define LINKD_RETURN_IF_ERROR(expr)                   \
-  do {                                                \
-    ::absl::Status linkd_status_ = (expr);            \
-    if (!linkd_status_.ok()) return linkd_status_;    \
+#define LINKD_RETURN_IF_ERROR(expr)                \
+  do {                                             \
+    ::absl::Status linkd_status_ = (expr);         \
+    if (!linkd_status_.ok()) return linkd_status_; \
   } while (false)
 
 // LINKD_ASSIGN_OR_RETURN(lhs, expr): evaluates `expr` (an absl::StatusOr<T>);
@@ -23,8 +23,8 @@
   LINKD_ASSIGN_OR_RETURN_IMPL_(           \
       LINKD_STATUS_CONCAT_(linkd_statusor_, __LINE__), lhs, expr)
 
-#define LINKD_ASSIGN_OR_RETURN_IMPL_(statusor, lhs, expr) \
-  auto statusor = (expr);                                 \
+#define LINKD_ASSIGN_OR_RETURN_IMPL_(statusor, lhs, expr)  \
+  auto statusor = (expr);                                  \
   if (!statusor.ok()) return std::move(statusor).status(); \
   lhs = *std::move(statusor)
 

@@ -25,8 +25,7 @@ MATCHER(IsOk, "is OK") {
 }
 
 // EXPECT_THAT(s, StatusIs(absl::StatusCode::kInvalidArgument))
-MATCHER_P(StatusIs, code,
-          "has status code " + absl::StatusCodeToString(code)) {
+MATCHER_P(StatusIs, code, "has status code " + absl::StatusCodeToString(code)) {
   const absl::Status& s = ::linkd::testing::GetStatus(arg);
   *result_listener << "status is " << s;
   return s.code() == code;

@@ -15,8 +15,7 @@ class TempDir {
  public:
   TempDir() {
     std::string tmpl =
-        (std::filesystem::temp_directory_path() / "linkd-test-XXXXXX")
-            .string();
+        (std::filesystem::temp_directory_path() / "linkd-test-XXXXXX").string();
     if (mkdtemp(tmpl.data()) == nullptr) std::abort();
     path_ = tmpl;
   }

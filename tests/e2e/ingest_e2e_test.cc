@@ -84,8 +84,8 @@ class IngestE2eTest : public ::testing::Test {
     const std::string pop = dir_.Sub(name);
     std::string out, err;
     EXPECT_EQ(RunProgram({LINKD_SYNTH_BIN, "--people", std::to_string(people),
-                   "--seed", std::to_string(seed), "--out", pop},
-                  dir_.path(), &out, &err),
+                          "--seed", std::to_string(seed), "--out", pop},
+                         dir_.path(), &out, &err),
               0)
         << err;
     std::vector<std::string> files;
@@ -117,7 +117,8 @@ class IngestE2eTest : public ::testing::Test {
         std::vector<std::string>{LINKD_BIN, "--data-dir", dir_.Sub("db"),
                                  "--listen", "127.0.0.1:0", "--ready-file",
                                  ready},
-        dir_.Sub("linkd.out"), dir_.Sub("linkd.err." + std::to_string(++starts_)));
+        dir_.Sub("linkd.out"),
+        dir_.Sub("linkd.err." + std::to_string(++starts_)));
     const absl::Time deadline = absl::Now() + absl::Seconds(60);
     while (testing::ReadFileOrEmpty(ready).empty()) {
       ASSERT_TRUE(daemon_->Running()) << daemon_->Stderr();
@@ -131,7 +132,7 @@ class IngestE2eTest : public ::testing::Test {
   // Runs `linkctl submit --format json FILES`; returns the exit code.
   int Submit(const std::vector<std::string>& files, std::string* json) {
     std::vector<std::string> argv = {LINKCTL_BIN, "--server", address_,
-                                     "submit", "--format", "json"};
+                                     "submit",    "--format", "json"};
     argv.insert(argv.end(), files.begin(), files.end());
     std::string err;
     const int code = RunProgram(argv, dir_.path(), json, &err);
@@ -198,12 +199,13 @@ class IngestE2eTest : public ::testing::Test {
 TEST_F(IngestE2eTest, AcknowledgedRecordsSurviveKillNine) {
   std::string out, err;
   ASSERT_EQ(RunProgram({LINKD_ENCODE_BIN, "keygen", "--out", key_}, dir_.path(),
-                &out, &err),
+                       &out, &err),
             0)
       << err;
 
   // 1. 10k synthetic people from three sources, submitted in full.
-  const std::vector<std::string> first = MakeEncodedPopulation("pop1", 10000, 1, "");
+  const std::vector<std::string> first =
+      MakeEncodedPopulation("pop1", 10000, 1, "");
   uint64_t first_total = 0;
   const std::map<std::string, uint64_t> first_by_source =
       CountBySource(first, &first_total);
@@ -228,8 +230,8 @@ TEST_F(IngestE2eTest, AcknowledgedRecordsSurviveKillNine) {
       MakeEncodedPopulation("pop2", 60000, 2, "_2025");
   uint64_t second_total = 0;
   CountBySource(second, &second_total);
-  std::vector<std::string> argv = {LINKCTL_BIN, "--server", address_,
-                                   "submit", "--format", "json",
+  std::vector<std::string> argv = {LINKCTL_BIN,    "--server", address_,
+                                   "submit",       "--format", "json",
                                    "--batch-size", "500"};
   argv.insert(argv.end(), second.begin(), second.end());
   Subprocess upload(argv, dir_.Sub("upload.out"), dir_.Sub("upload.err"));
@@ -278,8 +280,8 @@ TEST_F(IngestE2eTest, SecondDaemonOnTheSameDirectoryFailsClearly) {
   StartDaemon();
   std::string out, err;
   EXPECT_EQ(RunProgram({LINKD_BIN, "--data-dir", dir_.Sub("db"), "--listen",
-                 "127.0.0.1:0"},
-                dir_.path(), &out, &err),
+                        "127.0.0.1:0"},
+                       dir_.path(), &out, &err),
             1);
   EXPECT_NE(err.find("in use"), std::string::npos) << err;
 }
@@ -288,7 +290,8 @@ TEST_F(IngestE2eTest, BadConfigFailsWithFileAndLine) {
   const std::string config = dir_.Sub("bad.textproto");
   std::ofstream(config) << "data_dir: \"x\"\nlisten 7300\n";
   std::string out, err;
-  EXPECT_EQ(RunProgram({LINKD_BIN, "--config", config}, dir_.path(), &out, &err), 1);
+  EXPECT_EQ(
+      RunProgram({LINKD_BIN, "--config", config}, dir_.path(), &out, &err), 1);
   EXPECT_NE(err.find("bad.textproto: line 2"), std::string::npos) << err;
 }
 

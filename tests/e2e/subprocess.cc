@@ -33,8 +33,8 @@ Subprocess::Subprocess(std::vector<std::string> argv, std::string stdout_path,
   std::vector<char*> args;
   for (std::string& a : argv) args.push_back(a.data());
   args.push_back(nullptr);
-  const int rc = posix_spawn(&pid_, args[0], &actions, nullptr, args.data(),
-                             environ);
+  const int rc =
+      posix_spawn(&pid_, args[0], &actions, nullptr, args.data(), environ);
   posix_spawn_file_actions_destroy(&actions);
   if (rc != 0) {
     std::fprintf(stderr, "cannot start %s\n", args[0]);
@@ -58,8 +58,7 @@ int Subprocess::Wait() {
   int status = 0;
   while (waitpid(pid_, &status, 0) < 0) {
   }
-  exit_code_ = WIFEXITED(status) ? WEXITSTATUS(status)
-                                 : 128 + WTERMSIG(status);
+  exit_code_ = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
   return exit_code_;
 }
 
@@ -68,8 +67,7 @@ bool Subprocess::Running() {
   int status = 0;
   const pid_t r = waitpid(pid_, &status, WNOHANG);
   if (r == 0) return true;
-  exit_code_ = WIFEXITED(status) ? WEXITSTATUS(status)
-                                 : 128 + WTERMSIG(status);
+  exit_code_ = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
   return false;
 }
 
@@ -83,8 +81,9 @@ std::string ReadFileOrEmpty(const std::string& path) {
   return s.str();
 }
 
-int RunProgram(const std::vector<std::string>& argv, const std::string& scratch_dir,
-        std::string* out, std::string* err) {
+int RunProgram(const std::vector<std::string>& argv,
+               const std::string& scratch_dir, std::string* out,
+               std::string* err) {
   static std::atomic<int> counter{0};
   const std::string base =
       scratch_dir + "/run" + std::to_string(counter++) + ".";

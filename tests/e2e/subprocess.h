@@ -43,8 +43,9 @@ class Subprocess {
 
 // Runs `argv` to completion; returns the exit code and fills *out and *err
 // (either may be null).
-int RunProgram(const std::vector<std::string>& argv, const std::string& scratch_dir,
-        std::string* out, std::string* err);
+int RunProgram(const std::vector<std::string>& argv,
+               const std::string& scratch_dir, std::string* out,
+               std::string* err);
 
 std::string ReadFileOrEmpty(const std::string& path);
 

@@ -43,8 +43,7 @@ double PeakRssMib(pid_t pid) {
 }
 
 int Fail(const std::string& what, const std::string& detail) {
-  std::fprintf(stderr, "ingest_bench: %s\n%s\n", what.c_str(),
-               detail.c_str());
+  std::fprintf(stderr, "ingest_bench: %s\n%s\n", what.c_str(), detail.c_str());
   return 1;
 }
 
@@ -62,14 +61,14 @@ int main(int argc, char** argv) {
   std::string out, err;
   const std::string key = dir.Sub("key");
   if (RunProgram({LINKD_ENCODE_BIN, "keygen", "--out", key}, dir.path(), &out,
-          &err) != 0) {
+                 &err) != 0) {
     return Fail("keygen failed", err);
   }
   std::printf("generating %d synthetic people...\n", people);
   std::fflush(stdout);
-  if (RunProgram({LINKD_SYNTH_BIN, "--people", std::to_string(people), "--seed", "7",
-           "--out", dir.Sub("pop")},
-          dir.path(), &out, &err) != 0) {
+  if (RunProgram({LINKD_SYNTH_BIN, "--people", std::to_string(people), "--seed",
+                  "7", "--out", dir.Sub("pop")},
+                 dir.path(), &out, &err) != 0) {
     return Fail("linkd-synth failed", err);
   }
   struct Source {
@@ -99,8 +98,8 @@ int main(int argc, char** argv) {
       a.push_back(m);
     }
     const std::string file = dir.Sub(std::string(s.name) + ".linkd");
-    a.insert(a.end(), {"--out", file,
-                       dir.Sub("pop/" + std::string(s.name) + ".csv")});
+    a.insert(a.end(),
+             {"--out", file, dir.Sub("pop/" + std::string(s.name) + ".csv")});
     const int code = RunProgram(a, dir.path(), &out, &err);
     if (code != 0 && code != 3) return Fail("linkd-encode failed", err);
     files.push_back(file);
