@@ -58,8 +58,8 @@ class KeyBuilder {
 };
 
 // Decodes a key produced by KeyBuilder, component by component, in the order
-// they were added. Views returned by ReadString point into the key passed to
-// Create, which must outlive them. Not thread-safe.
+// they were added. The reader views the key passed to Create, which must
+// outlive the reader and every view ReadString returns. Not thread-safe.
 //
 // Every Read* returns INVALID_ARGUMENT when the remaining bytes cannot hold
 // the requested component ("key truncated reading <what>"); the reader is

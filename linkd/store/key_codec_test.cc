@@ -88,7 +88,8 @@ TEST(KeyReaderTest, TruncatedKeysFailClearlyAndLeaveReaderUnchanged) {
   const std::string key = KeyBuilder().AddU32(9).AddString("record").key();
   // Every proper prefix after the version byte is malformed somewhere.
   for (size_t len = 1; len < key.size(); ++len) {
-    absl::StatusOr<KeyReader> r = KeyReader::Create(key.substr(0, len));
+    const std::string prefix = key.substr(0, len);  // the reader views it
+    absl::StatusOr<KeyReader> r = KeyReader::Create(prefix);
     ASSERT_THAT(r, IsOk());
     absl::StatusOr<uint32_t> n = r->ReadU32();
     if (!n.ok()) {
@@ -106,8 +107,8 @@ TEST(KeyReaderTest, TruncatedKeysFailClearlyAndLeaveReaderUnchanged) {
 }
 
 TEST(KeyReaderTest, ExpectEndReportsTrailingBytes) {
-  absl::StatusOr<KeyReader> r =
-      KeyReader::Create(KeyBuilder().AddU8(1).AddU8(2).key());
+  const std::string key = KeyBuilder().AddU8(1).AddU8(2).key();
+  absl::StatusOr<KeyReader> r = KeyReader::Create(key);
   ASSERT_THAT(r, IsOk());
   ASSERT_THAT(r->ReadU8(), IsOk());
   EXPECT_THAT(r->ExpectEnd(), StatusIs(absl::StatusCode::kInvalidArgument,

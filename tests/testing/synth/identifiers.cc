@@ -43,4 +43,14 @@ bool IsValidNhsNumber(std::string_view nhs) {
   return check >= 0 && check <= 9 && check == digits[9] - '0';
 }
 
+bool IsPlaceholderIdentifier(std::string_view value) {
+  for (std::string_view p : kUpnPlaceholders) {
+    if (p == value) return true;
+  }
+  for (std::string_view p : kNhsPlaceholders) {
+    if (p == value) return true;
+  }
+  return false;
+}
+
 }  // namespace linkd::synth

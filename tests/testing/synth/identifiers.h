@@ -4,6 +4,7 @@
 #ifndef LINKD_TESTS_TESTING_SYNTH_IDENTIFIERS_H_
 #define LINKD_TESTS_TESTING_SYNTH_IDENTIFIERS_H_
 
+#include <array>
 #include <string>
 #include <string_view>
 
@@ -30,6 +31,20 @@ int NhsCheckDigit(std::string_view first9);
 
 // True if `nhs` (spaces allowed) is ten digits with a valid check digit.
 bool IsValidNhsNumber(std::string_view nhs);
+
+// Values that sources type when a child's UPN is not known. None is a valid
+// UPN.
+inline constexpr std::array<std::string_view, 5> kUpnPlaceholders = {
+    "UNKNOWN", "Unknown", "0000000000000", "N/A", "NOT KNOWN"};
+
+// Values that sources type when a child's NHS number is not known. The
+// repeated-digit ones pass the modulus-11 check (every repdigit does), so a
+// check-digit test alone does not catch them.
+inline constexpr std::array<std::string_view, 5> kNhsPlaceholders = {
+    "0000000000", "9999999999", "1111111111", "1234567890", "999 999 9999"};
+
+// True if `value` is one of kUpnPlaceholders or kNhsPlaceholders.
+bool IsPlaceholderIdentifier(std::string_view value);
 
 }  // namespace linkd::synth
 

@@ -2,7 +2,8 @@
 // source extracts plus the ground truth.
 //
 //   linkd-synth --people N --seed S --out DIR [--reference-date YYYY-MM-DD]
-//               [--noise-scale X] [--duplicates RATE]
+//               [--noise-scale X] [--duplicates RATE] [--unborn RATE]
+//               [--placeholders RATE]
 //
 // Writes DIR/school_census.csv, DIR/social_care.csv, DIR/health.csv and
 // DIR/truth.csv, and prints the row counts. Exit status 0 on success, 2 on a
@@ -20,10 +21,15 @@ namespace {
 constexpr char kUsage[] =
     "usage: linkd-synth --people N --seed S --out DIR\n"
     "                   [--reference-date YYYY-MM-DD] [--noise-scale X]\n"
-    "                   [--duplicates RATE]\n"
+    "                   [--duplicates RATE] [--unborn RATE]\n"
+    "                   [--placeholders RATE]\n"
     "Writes DIR/{school_census,social_care,health,truth}.csv of a synthetic\n"
     "population (deterministic for a seed; ages on the reference date,\n"
-    "default 2024-09-01).\n";
+    "default 2024-09-01). truth.csv is source,record_id,person_id,origin.\n"
+    "--duplicates, --unborn and --placeholders set, for every source that\n"
+    "can have them, the rate of second registrations, of pre-birth records\n"
+    "of children aged 0-1, and of placeholder UPNs/NHS numbers (defaults\n"
+    "differ per source; see population.cc).\n";
 
 int Usage(const char* problem) {
   std::fprintf(stderr, "linkd-synth: %s\n%s", problem, kUsage);
@@ -73,6 +79,24 @@ int main(int argc, char** argv) {
         return Usage("--duplicates must be in [0, 1]");
       }
       for (auto& s : options.sources) s.duplicate_rate = rate;
+    } else if (arg == "--unborn") {
+      double rate = 0;
+      if (!absl::SimpleAtod(value, &rate) || rate < 0 || rate > 1) {
+        return Usage("--unborn must be in [0, 1]");
+      }
+      options.sources[static_cast<int>(linkd::synth::Source::kSocialCare)]
+          .unborn_rate = rate;
+      options.sources[static_cast<int>(linkd::synth::Source::kHealth)]
+          .unborn_rate = rate;
+    } else if (arg == "--placeholders") {
+      double rate = 0;
+      if (!absl::SimpleAtod(value, &rate) || rate < 0 || rate > 1) {
+        return Usage("--placeholders must be in [0, 1]");
+      }
+      for (auto& s : options.sources) {
+        s.upn_placeholder_rate = rate;
+        s.nhs_placeholder_rate = rate;
+      }
     } else {
       return Usage("unknown flag");
     }

@@ -19,6 +19,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <initializer_list>
+#include <iterator>
 #include <memory>
 #include <string>
 #include <system_error>
@@ -715,6 +716,8 @@ SourceOptions DefaultSourceOptions(Source source) {
       o.upn_typo_rate = 0.005;
       o.nhs_rate = 0.0;
       o.nhs_spaced_rate = 0.0;
+      o.duplicate_rate = 0.002;  // dual registration
+      o.upn_placeholder_rate = 0.002;
       break;
     case Source::kSocialCare:
       o.coverage = 0.10;
@@ -740,6 +743,10 @@ SourceOptions DefaultSourceOptions(Source source) {
       o.upn_typo_rate = 0.005;
       o.nhs_rate = 0.7;
       o.nhs_spaced_rate = 0.2;
+      o.duplicate_rate = 0.03;  // re-referral opened as a new case
+      o.upn_placeholder_rate = 0.01;
+      o.nhs_placeholder_rate = 0.01;
+      o.unborn_rate = 0.01;  // pre-birth referral
       break;
     case Source::kHealth:
       o.coverage = 0.60;
@@ -764,6 +771,9 @@ SourceOptions DefaultSourceOptions(Source source) {
       o.upn_rate = 0.0;
       o.nhs_rate = 0.95;
       o.nhs_spaced_rate = 0.3;
+      o.duplicate_rate = 0.01;  // second GP registration
+      o.nhs_placeholder_rate = 0.003;
+      o.unborn_rate = 0.03;  // antenatal "baby of" record
       break;
   }
   return o;
@@ -771,14 +781,17 @@ SourceOptions DefaultSourceOptions(Source source) {
 
 void Options::ScaleNoise(double factor) {
   for (SourceOptions& s : sources) {
-    for (double* r :
-         {&s.name_typo_rate, &s.nickname_rate, &s.dob_swap_rate,
-          &s.dob_typo_rate, &s.missing_rate, &s.upper_case_rate,
-          &s.lower_case_rate, &s.upper_family_rate, &s.extra_space_rate,
-          &s.title_rate, &s.old_surname_rate, &s.partial_double_barrel_rate,
-          &s.punctuation_rate, &s.previous_postcode_rate,
-          &s.other_postcode_rate, &s.postcode_format_rate, &s.unknown_sex_rate,
-          &s.upn_typo_rate, &s.nhs_spaced_rate}) {
+    for (double* r : {&s.name_typo_rate,      &s.nickname_rate,
+                      &s.dob_swap_rate,       &s.dob_typo_rate,
+                      &s.missing_rate,        &s.upper_case_rate,
+                      &s.lower_case_rate,     &s.upper_family_rate,
+                      &s.extra_space_rate,    &s.title_rate,
+                      &s.old_surname_rate,    &s.partial_double_barrel_rate,
+                      &s.punctuation_rate,    &s.previous_postcode_rate,
+                      &s.other_postcode_rate, &s.postcode_format_rate,
+                      &s.unknown_sex_rate,    &s.upn_typo_rate,
+                      &s.nhs_spaced_rate,     &s.upn_placeholder_rate,
+                      &s.nhs_placeholder_rate}) {
       *r = std::clamp(*r * factor, 0.0, 1.0);
     }
     s.diacritics_kept_rate =
@@ -824,13 +837,21 @@ absl::Status ValidateOptions(const Options& options) {
                      s.upn_rate,
                      s.upn_typo_rate,
                      s.nhs_rate,
-                     s.nhs_spaced_rate}) {
+                     s.nhs_spaced_rate,
+                     s.upn_placeholder_rate,
+                     s.nhs_placeholder_rate,
+                     s.unborn_rate}) {
       if (!rate_ok(r)) {
         return absl::InvalidArgumentError(absl::StrCat(
             "rates of source ", std::string(SourceName(static_cast<Source>(i))),
             " must be in [0, 1]"));
       }
     }
+  }
+  if (options.sources[static_cast<int>(Source::kSchoolCensus)].unborn_rate !=
+      0) {
+    return absl::InvalidArgumentError(
+        "unborn_rate of source school_census must be 0");
   }
   return absl::OkStatus();
 }
@@ -1040,31 +1061,120 @@ class RecordExtractor::Impl {
       const SourceOptions& so = options_.sources[s];
       Rng rng(MixSeed(options_.seed, person.person_id,
                       0x5000 + static_cast<uint64_t>(s)));
+      // Additions (pre-birth records, placeholders) draw from a stream of
+      // their own, so the regular records stay as they were without them.
+      Rng extra(MixSeed(options_.seed, person.person_id,
+                        0x7000 + static_cast<uint64_t>(s)));
       if (source == Source::kSchoolCensus &&
           (person.age < 4 || person.age > 18)) {
         continue;
       }
-      if (!rng.Bernoulli(so.coverage)) continue;
-      records->push_back(MakeRecord(person, source, rng));
+      const bool unborn = source != Source::kSchoolCensus && person.age <= 1 &&
+                          extra.Bernoulli(so.unborn_rate);
+      // Drawn whatever `unborn` is, to keep the stream aligned.
+      const bool covered = rng.Bernoulli(so.coverage);
+      if (!covered && !unborn) continue;
+      if (unborn) records->push_back(MakeUnbornRecord(person, source, extra));
+      // A born record there only because of the pre-birth one takes an
+      // added id, so the others keep theirs.
+      records->push_back(MakeRecord(
+          person, source,
+          covered ? NextRecordId(source) : NextAddedRecordId(source), rng));
+      AddPlaceholders(so, extra, &records->back());
       if (so.duplicate_rate > 0 && rng.Bernoulli(so.duplicate_rate)) {
-        records->push_back(MakeRecord(person, source, rng));
+        records->push_back(
+            MakeRecord(person, source, NextAddedRecordId(source), rng));
+        records->back().kind = RecordKind::kDuplicate;
+        AddPlaceholders(so, extra, &records->back());
       }
     }
   }
 
  private:
-  std::string NextRecordId(Source source) {
-    const int s = static_cast<int>(source);
-    const uint64_t n = counters_[s]++;
+  static uint64_t IdSpace(Source source) {
+    return source == Source::kSocialCare ? 10000000 : 100000000;
+  }
+
+  std::string RecordIdAt(Source source, uint64_t n) const {
+    const uint64_t v =
+        Permute(n, IdSpace(source), id_keys_[static_cast<int>(source)]);
     switch (source) {
       case Source::kSchoolCensus:
-        return "P" + Digits(Permute(n, 100000000, id_keys_[s]), 8);
+        return "P" + Digits(v, 8);
       case Source::kSocialCare:
-        return "C-" + Digits(Permute(n, 10000000, id_keys_[s]), 7);
+        return "C-" + Digits(v, 7);
       case Source::kHealth:
-        return "H" + Digits(Permute(n, 100000000, id_keys_[s]), 8);
+        return "H" + Digits(v, 8);
     }
     return "";
+  }
+
+  std::string NextRecordId(Source source) {
+    return RecordIdAt(source, counters_[static_cast<int>(source)]++);
+  }
+
+  // Added records (duplicates, pre-birth) take ids from the top of the id
+  // space downwards, so regular records keep theirs.
+  std::string NextAddedRecordId(Source source) {
+    const uint64_t n = added_counters_[static_cast<int>(source)]++;
+    return RecordIdAt(source, IdSpace(source) - 1 - n);
+  }
+
+  static void AddPlaceholders(const SourceOptions& so, Rng& rng,
+                              SourceRecord* r) {
+    const SourceColumns& columns = ColumnsOf(r->source);
+    // Both draws always happen, to keep the stream aligned.
+    const bool upn = rng.Bernoulli(so.upn_placeholder_rate);
+    const bool nhs = rng.Bernoulli(so.nhs_placeholder_rate);
+    if (upn && !columns.upn.empty()) {
+      r->upn =
+          std::string(kUpnPlaceholders[rng.Uniform(kUpnPlaceholders.size())]);
+    }
+    if (nhs && !columns.nhs_number.empty()) {
+      r->nhs_number =
+          std::string(kNhsPlaceholders[rng.Uniform(kNhsPlaceholders.size())]);
+    }
+  }
+
+  // A pre-birth record of `p` (see SourceOptions::unborn_rate).
+  SourceRecord MakeUnbornRecord(const Person& p, Source source, Rng& rng) {
+    const SourceOptions& so = options_.sources[static_cast<int>(source)];
+    SourceRecord r;
+    r.source = source;
+    r.record_id = NextAddedRecordId(source);
+    r.person_id = p.person_id;
+    r.kind = RecordKind::kUnborn;
+    static constexpr std::string_view kGiven[] = {
+        "", "", "", "BABY", "Baby", "UNBORN", "Unborn"};
+    r.given_name = std::string(kGiven[rng.Uniform(std::size(kGiven))]);
+    std::string family = p.birth_family_name;
+    if (rng.Bernoulli(so.name_typo_rate)) family = Typo(family, rng);
+    if (rng.Bernoulli(so.upper_family_rate)) family = ToUpper(family);
+    r.family_name = std::move(family);
+
+    // Expected minus actual date of birth: mostly born between three weeks
+    // early and two weeks late, sometimes preterm, weeks early. Mirrored
+    // if the expected date would fall after the reference date.
+    const int64_t born = DaysFromCivil(p.dob);
+    int64_t offset =
+        rng.Bernoulli(0.08) ? rng.Range(22, 70) : rng.Range(-14, 21);
+    if (born + offset > DaysFromCivil(options_.reference_date)) {
+      offset = -offset;
+    }
+    r.dob = FormatDate(CivilFromDays(born + offset), source);
+
+    // Sex is mostly not known before birth.
+    const bool male = p.sex == Sex::kMale;
+    if (rng.Bernoulli(0.3)) {
+      r.sex = source == Source::kHealth ? (male ? "1" : "2")
+                                        : (male ? "Male" : "Female");
+    } else {
+      r.sex = source == Source::kHealth ? "0" : "Unknown";
+    }
+    r.postcode = !p.previous_postcode.empty() && rng.Bernoulli(0.5)
+                     ? p.previous_postcode
+                     : p.postcode;
+    return r;
   }
 
   static std::string Spaces(std::string name, Rng& rng) {
@@ -1086,12 +1196,13 @@ class RecordExtractor::Impl {
     }
   }
 
-  SourceRecord MakeRecord(const Person& p, Source source, Rng& rng) {
+  SourceRecord MakeRecord(const Person& p, Source source, std::string record_id,
+                          Rng& rng) {
     const SourceOptions& so = options_.sources[static_cast<int>(source)];
     const Tables& t = GetTables();
     SourceRecord r;
     r.source = source;
-    r.record_id = NextRecordId(source);
+    r.record_id = std::move(record_id);
     r.person_id = p.person_id;
 
     // Names.
@@ -1229,6 +1340,7 @@ class RecordExtractor::Impl {
   const Options options_;
   uint64_t id_keys_[kNumSources];
   uint64_t counters_[kNumSources] = {0, 0, 0};
+  uint64_t added_counters_[kNumSources] = {0, 0, 0};
 };
 
 RecordExtractor::RecordExtractor(const Options& options)
@@ -1324,7 +1436,7 @@ absl::StatusOr<WriteSummary> WritePopulation(const Options& options,
   }
   absl::Status st = truth.Open(absl::StrCat(dir, "/truth.csv"));
   if (!st.ok()) return st;
-  truth.Line("source,record_id,person_id");
+  truth.Line("source,record_id,person_id,origin");
 
   WriteSummary summary;
   PopulationGenerator gen(options);
@@ -1341,7 +1453,8 @@ absl::StatusOr<WriteSummary> WritePopulation(const Options& options,
       ++summary.records[s];
       line.clear();
       absl::StrAppend(&line, std::string(SourceName(r.source)), ",",
-                      r.record_id, ",", r.person_id);
+                      r.record_id, ",", r.person_id, ",",
+                      std::string(OriginName(person.origin)));
       truth.Line(line);
     }
   }

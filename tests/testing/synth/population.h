@@ -96,12 +96,21 @@ struct SourceColumns {
 };
 const SourceColumns& ColumnsOf(Source source);
 
+// Why a source holds a record. Not written to the CSV files; for tests and
+// for quality breakdowns of in-memory populations.
+enum class RecordKind {
+  kRegular = 0,  // the source's record of the child
+  kDuplicate,    // a second registration of the same child (new record_id)
+  kUnborn,       // a pre-birth record: expected date of birth, no given name
+};
+
 // One row of one source, with clear values exactly as the source wrote them
 // (noise included). An empty string is a missing value.
 struct SourceRecord {
   Source source = Source::kSchoolCensus;
   std::string record_id;   // source-local opaque reference, e.g. "P04417290"
   uint64_t person_id = 0;  // ground truth
+  RecordKind kind = RecordKind::kRegular;
   std::string given_name;
   std::string family_name;
   std::string dob;  // in the source's date format
@@ -119,8 +128,11 @@ std::string CsvLine(const SourceRecord& record);
 // How one source covers the population and how dirty its data is. Rates are
 // probabilities in [0, 1] per record (per field where stated).
 struct SourceOptions {
-  double coverage = 0;        // share of eligible children with a record
-  double duplicate_rate = 0;  // chance of a second record for one child
+  double coverage = 0;  // share of eligible children with a record
+  // Chance of a second registration of a covered child under another
+  // record_id (dual registration, re-referral, second GP registration),
+  // with its own noise.
+  double duplicate_rate = 0;
   double name_typo_rate = 0;  // per name: one edit (sub/del/ins/transpose)
   double nickname_rate = 0;   // given name replaced by a nickname/variant
   double dob_swap_rate = 0;   // day and month swapped, where that is a date
@@ -143,6 +155,20 @@ struct SourceOptions {
   double upn_typo_rate = 0;           // UPN with a wrong check letter
   double nhs_rate = 0;                // NHS number present
   double nhs_spaced_rate = 0;         // written "943 476 5919"
+  // The UPN / NHS number column holds a placeholder instead of the child's
+  // number (kUpnPlaceholders / kNhsPlaceholders in identifiers.h; several of
+  // the NHS ones pass the modulus-11 check). Sources without the column
+  // ignore it.
+  double upn_placeholder_rate = 0;
+  double nhs_placeholder_rate = 0;
+  // Children aged 0 or 1 on the reference date who also have a pre-birth
+  // record (social care pre-birth referral, antenatal record): no given
+  // name or "BABY"/"UNBORN", the birth surname, an expected date of birth
+  // some days off the real one (never after the reference date), sex mostly
+  // unknown, no UPN or NHS number. Such a child always also has the born
+  // record in that source. Must be 0 for the school census. Not scaled by
+  // ScaleNoise: it is population structure, not field noise.
+  double unborn_rate = 0;
 };
 
 // The defaults of each source, as described in population.cc.
@@ -163,13 +189,14 @@ struct Options {
       DefaultSourceOptions(Source::kSocialCare),
       DefaultSourceOptions(Source::kHealth)};
 
-  // Multiplies every noise rate (not coverage or presence rates); 0 gives
-  // clean records. Applied by ScaleNoise().
+  // Multiplies every noise rate (not coverage, presence, duplicate or
+  // unborn rates); 0 gives clean fields. Applied by ScaleNoise().
   void ScaleNoise(double factor);
 };
 
 // OK, or INVALID_ARGUMENT naming the first bad option (negative people, a
-// rate outside [0, 1], an invalid reference date).
+// rate outside [0, 1], an invalid reference date, unborn records in the
+// school census).
 absl::Status ValidateOptions(const Options& options);
 
 // Generates the people of a population in order of person_id. Deterministic
@@ -201,8 +228,12 @@ class RecordExtractor {
   RecordExtractor(const RecordExtractor&) = delete;
   RecordExtractor& operator=(const RecordExtractor&) = delete;
 
-  // Replaces `*records` with the records the sources hold about `person`:
-  // at most one per source unless duplicate_rate > 0, in Source order.
+  // Replaces `*records` with the records the sources hold about `person`,
+  // in Source order; within a source: the pre-birth record (if any), the
+  // regular record, the duplicate (if any). Regular records draw from their
+  // own random streams and id sequence, so they do not change when the
+  // duplicate, unborn or placeholder rates change (except for the
+  // placeholder replacing an identifier).
   void Extract(const Person& person, std::vector<SourceRecord>* records);
 
  private:
@@ -224,7 +255,9 @@ struct WriteSummary {
 };
 
 // Writes DIR/school_census.csv, DIR/social_care.csv, DIR/health.csv and
-// DIR/truth.csv (source,record_id,person_id), creating DIR if needed and
+// DIR/truth.csv (source,record_id,person_id,origin; origin is OriginName of
+// the person, the name-culture subgroup for quality reports; readers that
+// take the first three columns keep working), creating DIR if needed and
 // overwriting those files. Streams. Returns INVALID_ARGUMENT for bad
 // options, or INTERNAL naming the file when it cannot be written.
 absl::StatusOr<WriteSummary> WritePopulation(const Options& options,

@@ -275,7 +275,7 @@ TEST(PopulationTest, SourceFormats) {
         if (!r.dob.empty()) {
           EXPECT_TRUE(IsValidDate(ParseSourceDate(r))) << r.dob;
         }
-        if (!r.nhs_number.empty()) {
+        if (!r.nhs_number.empty() && !IsPlaceholderIdentifier(r.nhs_number)) {
           EXPECT_TRUE(IsValidNhsNumber(r.nhs_number));
         }
         break;
@@ -287,7 +287,7 @@ TEST(PopulationTest, SourceFormats) {
         if (!r.dob.empty()) {
           EXPECT_TRUE(IsValidDate(ParseSourceDate(r))) << r.dob;
         }
-        if (!r.nhs_number.empty()) {
+        if (!r.nhs_number.empty() && !IsPlaceholderIdentifier(r.nhs_number)) {
           EXPECT_TRUE(IsValidNhsNumber(r.nhs_number));
         }
         break;
@@ -320,15 +320,17 @@ TEST(PopulationTest, RecordsPerSourceProportions) {
   double school_age = 0;
   for (const Person& p : pop.people) school_age += p.age >= 4;
   double counts[kNumSources] = {0, 0, 0};
-  for (const SourceRecord& r : pop.records)
-    ++counts[static_cast<int>(r.source)];
+  for (const SourceRecord& r : pop.records) {
+    if (r.kind == RecordKind::kRegular) ++counts[static_cast<int>(r.source)];
+  }
   const double n = static_cast<double>(pop.people.size());
   EXPECT_NEAR(counts[0] / school_age, 0.90, 0.01);
   EXPECT_NEAR(counts[1] / n, 0.10, 0.01);
   EXPECT_NEAR(counts[2] / n, 0.60, 0.015);
-  // Duplicates are off by default: at most one record per person per source.
+  // At most one regular record per person per source.
   std::set<std::pair<uint64_t, int>> seen;
   for (const SourceRecord& r : pop.records) {
+    if (r.kind != RecordKind::kRegular) continue;
     EXPECT_TRUE(seen.insert({r.person_id, static_cast<int>(r.source)}).second);
   }
 }
@@ -342,6 +344,10 @@ TEST(PopulationTest, NoiseRatesWithinTolerance) {
   double diacritic_truth = 0, diacritic_kept = 0;
   for (const SourceRecord& r : pop.records) {
     const Person& p = *by_id.at(r.person_id);
+    if (r.kind != RecordKind::kRegular || IsPlaceholderIdentifier(r.upn) ||
+        IsPlaceholderIdentifier(r.nhs_number)) {
+      continue;
+    }
     switch (r.source) {
       case Source::kSchoolCensus: {
         ++school;
@@ -397,6 +403,7 @@ TEST(PopulationTest, TyposAreSmallEditsAtTheConfiguredRate) {
   const auto by_id = ById(pop);
   double names = 0, changed = 0;
   for (const SourceRecord& r : pop.records) {
+    if (r.kind == RecordKind::kUnborn) continue;
     const Person& p = *by_id.at(r.person_id);
     for (auto [got, want] : {std::pair{&r.given_name, &p.given_name},
                              std::pair{&r.family_name, &p.family_name}}) {
@@ -421,8 +428,14 @@ TEST(PopulationTest, NoNoiseGivesCleanRecords) {
   o.ScaleNoise(0);
   const Population pop = GeneratePopulation(o);
   const auto by_id = ById(pop);
+  int unborn = 0;
   for (const SourceRecord& r : pop.records) {
     const Person& p = *by_id.at(r.person_id);
+    // Pre-birth records are not noise: they differ by nature.
+    if (r.kind == RecordKind::kUnborn) {
+      ++unborn;
+      continue;
+    }
     EXPECT_EQ(r.given_name, p.given_name);
     EXPECT_EQ(r.family_name, p.family_name);
     EXPECT_EQ(r.postcode, p.postcode);
@@ -431,7 +444,11 @@ TEST(PopulationTest, NoNoiseGivesCleanRecords) {
     if (r.source == Source::kSchoolCensus) {
       EXPECT_EQ(r.upn, p.upn);
     }
+    if (!r.nhs_number.empty()) {
+      EXPECT_EQ(r.nhs_number, p.nhs_number);
+    }
   }
+  EXPECT_GT(unborn, 0);
 }
 
 TEST(PopulationTest, NoiseKindsOccur) {
@@ -488,14 +505,229 @@ TEST(PopulationTest, NoiseKindsOccur) {
 
 TEST(PopulationTest, DuplicatesOption) {
   Options o = Opts(8, 5000);
-  for (SourceOptions& s : o.sources) s.duplicate_rate = 0.2;
+  for (SourceOptions& s : o.sources) {
+    s.duplicate_rate = 0.2;
+    s.unborn_rate = 0;
+  }
   const Population pop = GeneratePopulation(o);
-  std::map<std::pair<uint64_t, int>, int> n;
+  std::map<std::pair<uint64_t, int>, std::vector<const SourceRecord*>> n;
   for (const SourceRecord& r : pop.records)
-    ++n[{r.person_id, static_cast<int>(r.source)}];
+    n[{r.person_id, static_cast<int>(r.source)}].push_back(&r);
   double dup = 0;
-  for (const auto& [k, v] : n) dup += v == 2;
+  for (const auto& [k, v] : n) {
+    ASSERT_LE(v.size(), 2u);
+    EXPECT_EQ(v[0]->kind, RecordKind::kRegular);
+    if (v.size() == 2) {
+      ++dup;
+      // Same child, same person_id, another registration.
+      EXPECT_EQ(v[1]->kind, RecordKind::kDuplicate);
+      EXPECT_EQ(v[1]->person_id, v[0]->person_id);
+      EXPECT_NE(v[1]->record_id, v[0]->record_id);
+    }
+  }
   EXPECT_NEAR(dup / static_cast<double>(n.size()), 0.2, 0.03);
+}
+
+// Duplicates, pre-birth records and placeholders are on by default, at low
+// rates per source.
+TEST(PopulationTest, DefaultAdditionsAtTheirRates) {
+  const Population& pop = Big();
+  double regular[kNumSources] = {0, 0, 0}, dup[kNumSources] = {0, 0, 0},
+         unborn[kNumSources] = {0, 0, 0};
+  double upn_col[kNumSources] = {0, 0, 0}, upn_ph[kNumSources] = {0, 0, 0};
+  double nhs_ph[kNumSources] = {0, 0, 0};
+  double all[kNumSources] = {0, 0, 0};
+  for (const SourceRecord& r : pop.records) {
+    const int s = static_cast<int>(r.source);
+    ++all[s];
+    regular[s] += r.kind == RecordKind::kRegular;
+    dup[s] += r.kind == RecordKind::kDuplicate;
+    unborn[s] += r.kind == RecordKind::kUnborn;
+    if (r.kind == RecordKind::kUnborn) continue;
+    upn_col[s] += !r.upn.empty();
+    upn_ph[s] += IsPlaceholderIdentifier(r.upn);
+    nhs_ph[s] += IsPlaceholderIdentifier(r.nhs_number);
+  }
+  double aged_0_1 = 0;
+  for (const Person& p : pop.people) aged_0_1 += p.age <= 1;
+  for (int s = 0; s < kNumSources; ++s) {
+    const SourceOptions d = DefaultSourceOptions(static_cast<Source>(s));
+    const double non_unborn = all[s] - unborn[s];
+    // Binomial tolerance: 4 standard deviations, at least 0.002.
+    const auto tol = [](double p, double n) {
+      return std::max(0.002, 4 * std::sqrt(p * (1 - p) / n));
+    };
+    EXPECT_NEAR(dup[s] / regular[s], d.duplicate_rate,
+                tol(d.duplicate_rate, regular[s]))
+        << s;
+    EXPECT_NEAR(unborn[s] / aged_0_1, d.unborn_rate,
+                tol(d.unborn_rate, aged_0_1))
+        << s;
+    EXPECT_NEAR(nhs_ph[s] / non_unborn, d.nhs_placeholder_rate,
+                tol(d.nhs_placeholder_rate, non_unborn))
+        << s;
+    EXPECT_NEAR(upn_ph[s] / non_unborn, d.upn_placeholder_rate,
+                tol(d.upn_placeholder_rate, non_unborn))
+        << s;
+  }
+  EXPECT_GT(dup[0], 0);
+  EXPECT_GT(dup[1], 0);
+  EXPECT_GT(dup[2], 0);
+  EXPECT_EQ(unborn[0], 0);
+  EXPECT_GT(unborn[1], 0);
+  EXPECT_GT(unborn[2], 0);
+  EXPECT_GT(upn_ph[0], 0);
+  EXPECT_GT(nhs_ph[1], 0);
+  EXPECT_GT(nhs_ph[2], 0);
+}
+
+TEST(PopulationTest, PlaceholderIdentifiers) {
+  Options o = Opts(12, 6000);
+  for (SourceOptions& s : o.sources) {
+    s.upn_placeholder_rate = 0.1;
+    s.nhs_placeholder_rate = 0.1;
+  }
+  const Population pop = GeneratePopulation(o);
+  double with_col[kNumSources] = {0, 0, 0};
+  double upn_ph[kNumSources] = {0, 0, 0}, nhs_ph[kNumSources] = {0, 0, 0};
+  std::map<std::string, std::set<uint64_t>> holders;
+  for (const SourceRecord& r : pop.records) {
+    if (r.kind == RecordKind::kUnborn) continue;
+    const int s = static_cast<int>(r.source);
+    ++with_col[s];
+    if (IsPlaceholderIdentifier(r.upn)) {
+      ++upn_ph[s];
+      holders[r.upn].insert(r.person_id);
+      // The encoder's normaliser refuses every UPN placeholder.
+      EXPECT_FALSE(crypto::NormalizeUpn(r.upn).ok()) << "upn placeholder";
+    }
+    if (IsPlaceholderIdentifier(r.nhs_number)) {
+      ++nhs_ph[s];
+      holders[r.nhs_number].insert(r.person_id);
+      EXPECT_FALSE(crypto::NormalizeNhsNumber(r.nhs_number).ok())
+          << "nhs placeholder";
+    }
+  }
+  // UPN column: school census and social care; NHS: social care and health.
+  EXPECT_NEAR(upn_ph[0] / with_col[0], 0.1, 0.02);
+  EXPECT_NEAR(upn_ph[1] / with_col[1], 0.1, 0.04);
+  EXPECT_EQ(upn_ph[2], 0);
+  EXPECT_EQ(nhs_ph[0], 0);
+  EXPECT_NEAR(nhs_ph[1] / with_col[1], 0.1, 0.04);
+  EXPECT_NEAR(nhs_ph[2] / with_col[2], 0.1, 0.02);
+  // A placeholder is shared by many different children (the trap for an
+  // exact-identifier rule), and some pass the modulus-11 check.
+  size_t widest = 0;
+  for (const auto& [value, people] : holders) {
+    widest = std::max(widest, people.size());
+  }
+  EXPECT_GT(widest, 20u);
+  EXPECT_TRUE(IsValidNhsNumber("9999999999"));
+  EXPECT_TRUE(IsValidNhsNumber("0000000000"));
+  EXPECT_FALSE(IsPlaceholderIdentifier("9434765919"));
+}
+
+TEST(PopulationTest, UnbornChildrenHaveAPreBirthAndABornRecord) {
+  Options o = Opts(21, 20000);
+  o.sources[static_cast<int>(Source::kSocialCare)].unborn_rate = 0.5;
+  o.sources[static_cast<int>(Source::kHealth)].unborn_rate = 0.5;
+  const Population pop = GeneratePopulation(o);
+  const auto by_id = ById(pop);
+  std::map<std::pair<uint64_t, int>, std::vector<const SourceRecord*>> n;
+  for (const SourceRecord& r : pop.records) {
+    n[{r.person_id, static_cast<int>(r.source)}].push_back(&r);
+  }
+  double eligible = 0;
+  for (const Person& p : pop.people) eligible += p.age <= 1;
+  double unborn[kNumSources] = {0, 0, 0};
+  int known_sex = 0, exact_dob = 0, no_given = 0;
+  for (const SourceRecord& r : pop.records) {
+    if (r.kind != RecordKind::kUnborn) continue;
+    const Person& p = *by_id.at(r.person_id);
+    ++unborn[static_cast<int>(r.source)];
+    EXPECT_NE(r.source, Source::kSchoolCensus);
+    EXPECT_LE(p.age, 1);
+    EXPECT_THAT(r.given_name,
+                ::testing::AnyOf("", "BABY", "Baby", "UNBORN", "Unborn"));
+    no_given += r.given_name.empty();
+    EXPECT_TRUE(r.upn.empty());
+    EXPECT_TRUE(r.nhs_number.empty());
+    EXPECT_FALSE(r.family_name.empty());
+    // Expected date of birth: some days off, never after the reference date.
+    const Date expected = ParseSourceDate(r);
+    ASSERT_TRUE(IsValidDate(expected)) << SourceName(r.source);
+    const int64_t off = DaysFromCivil(expected) - DaysFromCivil(p.dob);
+    EXPECT_LE(std::llabs(off), 70);
+    exact_dob += off == 0;
+    EXPECT_LE(DaysFromCivil(expected), DaysFromCivil(o.reference_date));
+    known_sex += r.sex != "Unknown" && r.sex != "0";
+    // The same child later appears born, in the same source.
+    const auto& same = n.at({r.person_id, static_cast<int>(r.source)});
+    ASSERT_GE(same.size(), 2u);
+    EXPECT_EQ(same[0], &r);
+    EXPECT_EQ(same[1]->kind, RecordKind::kRegular);
+    EXPECT_EQ(same[1]->person_id, r.person_id);
+    EXPECT_NE(same[1]->record_id, r.record_id);
+  }
+  EXPECT_NEAR(unborn[1] / eligible, 0.5, 0.04);
+  EXPECT_NEAR(unborn[2] / eligible, 0.5, 0.04);
+  const double total = unborn[1] + unborn[2];
+  EXPECT_NEAR(known_sex / total, 0.3, 0.05);
+  EXPECT_NEAR(no_given / total, 3.0 / 7, 0.05);
+  EXPECT_LT(exact_dob / total, 0.1);
+}
+
+// Switching the additions on or off leaves the regular records (ids, noise)
+// as they were, apart from identifiers replaced by placeholders: existing
+// outputs for a seed barely move.
+TEST(PopulationTest, AdditionsLeaveRegularRecordsUnchanged) {
+  Options with = Opts(31, 4000);
+  Options without = with;
+  for (SourceOptions& s : without.sources) {
+    s.duplicate_rate = 0;
+    s.unborn_rate = 0;
+    s.upn_placeholder_rate = 0;
+    s.nhs_placeholder_rate = 0;
+  }
+  for (SourceOptions& s : with.sources) {
+    s.duplicate_rate = std::max(s.duplicate_rate, 0.05);
+    s.upn_placeholder_rate = 0.05;
+    s.nhs_placeholder_rate = 0.05;
+  }
+  with.sources[1].unborn_rate = 0.3;
+  with.sources[2].unborn_rate = 0.3;
+  const Population a = GeneratePopulation(with);
+  const Population b = GeneratePopulation(without);
+  // A child with a pre-birth record always has the born record too, so
+  // those regular records are new; every other one must be unchanged.
+  std::set<std::pair<uint64_t, Source>> in_b;
+  for (const SourceRecord& r : b.records) in_b.insert({r.person_id, r.source});
+  std::vector<SourceRecord> regular;
+  int added = 0;
+  for (const SourceRecord& r : a.records) {
+    if (r.kind == RecordKind::kRegular &&
+        in_b.count({r.person_id, r.source}) > 0) {
+      regular.push_back(r);
+    } else {
+      ++added;
+    }
+  }
+  EXPECT_GT(added, 100);
+  ASSERT_EQ(regular.size(), b.records.size());
+  int placeholders = 0;
+  for (size_t i = 0; i < regular.size(); ++i) {
+    SourceRecord r = regular[i];
+    if (IsPlaceholderIdentifier(r.upn)) {
+      ++placeholders;
+      r.upn = b.records[i].upn;
+    }
+    if (IsPlaceholderIdentifier(r.nhs_number)) {
+      ++placeholders;
+      r.nhs_number = b.records[i].nhs_number;
+    }
+    EXPECT_EQ(CsvLine(r), CsvLine(b.records[i])) << i;
+  }
+  EXPECT_GT(placeholders, 50);
 }
 
 TEST(PopulationTest, ValidateOptions) {
@@ -509,6 +741,14 @@ TEST(PopulationTest, ValidateOptions) {
                        ::testing::HasSubstr("social_care")));
   o = Opts(1, 10);
   o.reference_date = {2024, 2, 30};
+  EXPECT_THAT(ValidateOptions(o), StatusIs(absl::StatusCode::kInvalidArgument));
+  o = Opts(1, 10);
+  o.sources[0].unborn_rate = 0.1;
+  EXPECT_THAT(ValidateOptions(o),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       ::testing::HasSubstr("school_census")));
+  o = Opts(1, 10);
+  o.sources[2].nhs_placeholder_rate = -0.1;
   EXPECT_THAT(ValidateOptions(o), StatusIs(absl::StatusCode::kInvalidArgument));
 }
 
@@ -528,7 +768,9 @@ TEST(PopulationTest, AgreesWithTheEncoderNormaliser) {
     }
     if (!r.nhs_number.empty()) {
       ++nhs;
-      EXPECT_TRUE(crypto::NormalizeNhsNumber(r.nhs_number).ok());
+      // Placeholders are refused, whether or not they pass the check digit.
+      EXPECT_EQ(crypto::NormalizeNhsNumber(r.nhs_number).ok(),
+                !IsPlaceholderIdentifier(r.nhs_number));
     }
     if (!r.postcode.empty()) {
       EXPECT_TRUE(crypto::NormalizePostcode(r.postcode).ok());
@@ -582,12 +824,18 @@ TEST(WritePopulationTest, WritesFilesMatchingTheInMemoryPopulation) {
   }
   const std::vector<std::string> truth = ReadLines(dir.Sub("out/truth.csv"));
   ASSERT_EQ(static_cast<int64_t>(truth.size()) - 1, total);
-  EXPECT_EQ(truth[0], "source,record_id,person_id");
+  // The first three columns are as before; the origin is appended.
+  EXPECT_EQ(truth[0], "source,record_id,person_id,origin");
+  const auto by_id = ById(pop);
+  std::set<std::string> origins;
   for (size_t i = 1; i < truth.size(); ++i) {
     const SourceRecord& r = pop.records[i - 1];
+    const std::string origin(OriginName(by_id.at(r.person_id)->origin));
+    origins.insert(origin);
     EXPECT_EQ(truth[i], std::string(SourceName(r.source)) + "," + r.record_id +
-                            "," + std::to_string(r.person_id));
+                            "," + std::to_string(r.person_id) + "," + origin);
   }
+  EXPECT_GE(origins.size(), 8u);
 }
 
 TEST(WritePopulationTest, RejectsBadOptionsAndUnwritableDirectories) {

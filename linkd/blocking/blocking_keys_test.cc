@@ -1,0 +1,305 @@
+#include "linkd/blocking/blocking_keys.h"
+
+#include <algorithm>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "linkd/blocking/blocking_test_util.h"
+#include "linkd/util/status_matchers.h"
+#include "tests/testing/synth/population.h"
+
+namespace linkd::blocking {
+namespace {
+
+using ::linkd::testing::IsOk;
+using ::linkd::testing::StatusIs;
+using ::testing::HasSubstr;
+using testing::Child;
+using testing::TestEncoder;
+
+RuleMask AllRuleMask() {
+  RuleMask m = 0;
+  for (Rule r : AllRules()) m |= RuleBit(r);
+  return m;
+}
+
+std::unique_ptr<KeyGenerator> MakeGenerator(const BlockingConfig& config) {
+  absl::StatusOr<std::unique_ptr<KeyGenerator>> g =
+      KeyGenerator::Create(config);
+  EXPECT_THAT(g, IsOk());
+  return g.ok() ? std::move(*g) : nullptr;
+}
+
+std::vector<BlockingKey> KeysOf(const KeyGenerator& g,
+                                const linkd::v1::EncodedIdentity& id) {
+  std::vector<BlockingKey> keys;
+  g.Keys(id, &keys);
+  return keys;
+}
+
+std::vector<BlockingKey> OfRule(const std::vector<BlockingKey>& keys,
+                                Rule rule) {
+  std::vector<BlockingKey> out;
+  for (const BlockingKey& k : keys) {
+    if (k.rule == rule) out.push_back(k);
+  }
+  return out;
+}
+
+size_t Shared(const std::vector<BlockingKey>& a,
+              const std::vector<BlockingKey>& b) {
+  std::vector<BlockingKey> both;
+  std::set_intersection(a.begin(), a.end(), b.begin(), b.end(),
+                        std::back_inserter(both));
+  return both.size();
+}
+
+TEST(RuleTest, NamesRoundTrip) {
+  for (Rule r : AllRules()) {
+    EXPECT_THAT(RuleFromName(RuleName(r)), IsOk());
+    EXPECT_EQ(*RuleFromName(RuleName(r)), r);
+    EXPECT_TRUE(IsValidRule(static_cast<uint8_t>(r)));
+  }
+  EXPECT_EQ(AllRules().size(), static_cast<size_t>(kMaxRule));
+  EXPECT_THAT(RuleFromName("surname"),
+              StatusIs(absl::StatusCode::kInvalidArgument));
+  EXPECT_FALSE(IsValidRule(0));
+  EXPECT_FALSE(IsValidRule(kMaxRule + 1));
+}
+
+TEST(ConfigTest, RejectsBadOptions) {
+  EXPECT_THAT(ValidateConfig(BlockingConfig()), IsOk());
+  BlockingConfig c;
+  c.rules = 0;
+  EXPECT_THAT(ValidateConfig(c), StatusIs(absl::StatusCode::kInvalidArgument,
+                                          HasSubstr("no rule")));
+  c = BlockingConfig();
+  c.rules |= RuleMask{1} << 20;
+  EXPECT_THAT(ValidateConfig(c), StatusIs(absl::StatusCode::kInvalidArgument,
+                                          HasSubstr("unknown rule")));
+  c = BlockingConfig();
+  c.lsh_bands = 0;
+  EXPECT_THAT(KeyGenerator::Create(c),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       HasSubstr("lsh_bands")));
+  c = BlockingConfig();
+  c.lsh_rows = 9;
+  EXPECT_THAT(ValidateConfig(c), StatusIs(absl::StatusCode::kInvalidArgument,
+                                          HasSubstr("lsh_rows")));
+  // LSH options do not matter when the rule is off.
+  c.rules = RuleBit(Rule::kUpn);
+  EXPECT_THAT(ValidateConfig(c), IsOk());
+  c = BlockingConfig();
+  c.hash_key = std::string(8, 'k');
+  EXPECT_THAT(ValidateConfig(c), StatusIs(absl::StatusCode::kInvalidArgument,
+                                          HasSubstr("hash_key")));
+  c.hash_key = std::string(32, 'k');
+  EXPECT_THAT(ValidateConfig(c), IsOk());
+}
+
+class KeysTest : public ::testing::Test {
+ protected:
+  KeysTest() {
+    BlockingConfig all;
+    all.rules = AllRuleMask();
+    gen_ = MakeGenerator(all);
+  }
+  TestEncoder enc_;
+  std::unique_ptr<KeyGenerator> gen_;
+};
+
+TEST_F(KeysTest, DeterministicSortedAndOneKeyPerTokenRule) {
+  crypto::ClearIdentity c =
+      Child("Amelia", "Okafor-Hughes", "2014-03-07", "LS6 2AB");
+  c.upn = "B801200005001";
+  c.nhs_number = "9991000003";
+  const linkd::v1::EncodedIdentity id = enc_.Encode(c);
+  const std::vector<BlockingKey> keys = KeysOf(*gen_, id);
+  BlockingConfig all;
+  all.rules = AllRuleMask();
+  const std::unique_ptr<KeyGenerator> other = MakeGenerator(all);
+  EXPECT_EQ(KeysOf(*other, id), keys);
+  EXPECT_TRUE(std::is_sorted(keys.begin(), keys.end()));
+  EXPECT_EQ(std::adjacent_find(keys.begin(), keys.end()), keys.end());
+  for (Rule r : AllRules()) {
+    if (r == Rule::kNameLsh) continue;
+    EXPECT_EQ(OfRule(keys, r).size(), 1u) << RuleName(r);
+  }
+  // Given name and a two-part family name: up to 2 * bands band keys.
+  const size_t bands = OfRule(keys, Rule::kNameLsh).size();
+  EXPECT_GT(bands, static_cast<size_t>(all.lsh_bands));
+  EXPECT_LE(bands, static_cast<size_t>(2 * all.lsh_bands));
+}
+
+TEST_F(KeysTest, IdenticalRecordsShareEveryKey) {
+  crypto::ClearIdentity c = Child("Oliver", "Nowak", "2016-11-02", "M1 1AE");
+  c.nhs_number = "9991000003";
+  // Different spellings of the same values normalise to the same tokens.
+  crypto::ClearIdentity d = c;
+  d.given_name = "OLIVER";
+  d.postcode = "m11ae";
+  d.nhs_number = "999 100 0003";
+  EXPECT_EQ(KeysOf(*gen_, enc_.Encode(c)), KeysOf(*gen_, enc_.Encode(d)));
+}
+
+TEST_F(KeysTest, RulesNeedTheirInputs) {
+  crypto::ClearIdentity c;
+  c.upn = "B801200005001";
+  const std::vector<BlockingKey> keys = KeysOf(*gen_, enc_.Encode(c));
+  ASSERT_EQ(keys.size(), 1u);
+  EXPECT_EQ(keys[0].rule, Rule::kUpn);
+  // A postcode without a dob gives no postcode key; names without a dob
+  // still give band keys (in the "no dob" salt group).
+  crypto::ClearIdentity d;
+  d.postcode = "LS6 2AB";
+  d.given_name = "Ava";
+  const std::vector<BlockingKey> dk = KeysOf(*gen_, enc_.Encode(d));
+  EXPECT_EQ(OfRule(dk, Rule::kNameLsh).size(), dk.size());
+  EXPECT_FALSE(dk.empty());
+  EXPECT_TRUE(KeysOf(*gen_, linkd::v1::EncodedIdentity()).empty());
+  // A filter of the wrong size is ignored rather than misread.
+  linkd::v1::EncodedIdentity bad = enc_.Encode(d);
+  bad.set_given_name_bf("short");
+  EXPECT_TRUE(KeysOf(*gen_, bad).empty());
+}
+
+TEST_F(KeysTest, OnlyRulesInForce) {
+  BlockingConfig c;
+  c.rules = RuleBit(Rule::kDob) | RuleBit(Rule::kNhsNumber);
+  const std::unique_ptr<KeyGenerator> g = MakeGenerator(c);
+  crypto::ClearIdentity p =
+      Child("Amelia", "Okafor", "2014-03-07", "LS6 2AB");
+  p.upn = "B801200005001";
+  p.nhs_number = "9991000003";
+  const std::vector<BlockingKey> keys = KeysOf(*g, enc_.Encode(p));
+  ASSERT_EQ(keys.size(), 2u);
+  EXPECT_EQ(keys[0].rule, Rule::kNhsNumber);
+  EXPECT_EQ(keys[1].rule, Rule::kDob);
+}
+
+TEST_F(KeysTest, HashKeyChangesEveryKey) {
+  BlockingConfig keyed;
+  keyed.rules = AllRuleMask();
+  keyed.hash_key = std::string(32, 'x');
+  const std::unique_ptr<KeyGenerator> g = MakeGenerator(keyed);
+  const linkd::v1::EncodedIdentity id =
+      enc_.Encode(Child("Amelia", "Okafor", "2014-03-07", "LS6 2AB"));
+  const std::vector<BlockingKey> a = KeysOf(*gen_, id);
+  const std::vector<BlockingKey> b = KeysOf(*g, id);
+  EXPECT_EQ(a.size(), b.size());
+  EXPECT_EQ(Shared(a, b), 0u);
+}
+
+TEST_F(KeysTest, DayMonthSwapKeepsUnorderedDobAndNameBands) {
+  const auto a =
+      KeysOf(*gen_, enc_.Encode(Child("Maya", "Patel", "2014-03-07", "B1 1AA")));
+  const auto b =
+      KeysOf(*gen_, enc_.Encode(Child("Maya", "Patel", "2014-07-03", "B1 1AA")));
+  EXPECT_EQ(Shared(OfRule(a, Rule::kDobUnordered),
+                   OfRule(b, Rule::kDobUnordered)),
+            1u);
+  EXPECT_EQ(Shared(OfRule(a, Rule::kDob), OfRule(b, Rule::kDob)), 0u);
+  // Same salt (dob_unordered), same names: identical band keys.
+  EXPECT_EQ(OfRule(a, Rule::kNameLsh), OfRule(b, Rule::kNameLsh));
+  EXPECT_EQ(Shared(OfRule(a, Rule::kPostcodeBirthYear),
+                   OfRule(b, Rule::kPostcodeBirthYear)),
+            1u);
+  EXPECT_EQ(Shared(OfRule(a, Rule::kPostcodeMonthDay),
+                   OfRule(b, Rule::kPostcodeMonthDay)),
+            0u);
+}
+
+TEST_F(KeysTest, YearTypoLeavesNamesAndKeepsPostcodeMonthDay) {
+  const auto a =
+      KeysOf(*gen_, enc_.Encode(Child("Maya", "Patel", "2014-03-07", "B1 1AA")));
+  const auto b =
+      KeysOf(*gen_, enc_.Encode(Child("Maya", "Patel", "2015-03-07", "B1 1AA")));
+  // Different salt: filters not comparable, so no band is shared.
+  EXPECT_EQ(Shared(OfRule(a, Rule::kNameLsh), OfRule(b, Rule::kNameLsh)), 0u);
+  EXPECT_EQ(Shared(OfRule(a, Rule::kPostcodeMonthDay),
+                   OfRule(b, Rule::kPostcodeMonthDay)),
+            1u);
+  EXPECT_EQ(Shared(OfRule(a, Rule::kPostcodeBirthYear),
+                   OfRule(b, Rule::kPostcodeBirthYear)),
+            0u);
+}
+
+TEST_F(KeysTest, SwappedNamesShareTheirBands) {
+  const auto a = KeysOf(
+      *gen_, enc_.Encode(Child("Chen", "Wei", "2013-05-20", "B1 1AA")));
+  const auto b = KeysOf(
+      *gen_, enc_.Encode(Child("Wei", "Chen", "2013-05-20", "B1 1AA")));
+  EXPECT_EQ(OfRule(a, Rule::kNameLsh), OfRule(b, Rule::kNameLsh));
+}
+
+// Replaces the letter at `pos` (an ASCII letter) by another letter.
+std::string Substitute(std::string name, size_t pos, uint64_t r) {
+  const bool upper = name[pos] >= 'A' && name[pos] <= 'Z';
+  char c;
+  do {
+    c = static_cast<char>((upper ? 'A' : 'a') + r % 26);
+    r = r * 6364136223846793005ull + 1442695040888963407ull;
+  } while (c == name[pos]);
+  name[pos] = c;
+  return name;
+}
+
+// Over synthetic given names with one substituted letter (same dob, no other
+// field: only the one name filter gives band keys), the share of pairs with
+// at least one band in common; and the share for unrelated names of people
+// with the same dob.
+TEST_F(KeysTest, OneLetterTypoSharesABandUnrelatedNamesRarely) {
+  synth::Options options;
+  options.seed = 11;
+  options.num_people = 1500;
+  synth::PopulationGenerator gen(options);
+  synth::Person p;
+  std::vector<synth::Person> people;
+  while (gen.Next(&p)) people.push_back(p);
+
+  int typo_pairs = 0, typo_hits = 0, unrelated_pairs = 0, unrelated_hits = 0;
+  uint64_t r = 12345;
+  const std::string dob = "2015-06-14";
+  for (size_t i = 0; i < people.size(); ++i) {
+    const std::string& name = people[i].given_name;
+    std::vector<size_t> letters;
+    for (size_t j = 0; j < name.size(); ++j) {
+      const char c = name[j];
+      if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z')) letters.push_back(j);
+    }
+    if (letters.size() < 3 || letters.size() != name.size()) continue;
+    crypto::ClearIdentity a, b, u;
+    a.given_name = name;
+    a.dob = dob;
+    r = r * 6364136223846793005ull + 1442695040888963407ull;
+    b.given_name = Substitute(name, letters[(r >> 33) % letters.size()], r >> 7);
+    b.dob = dob;
+    const auto ka = KeysOf(*gen_, enc_.Encode(a));
+    const auto kb = KeysOf(*gen_, enc_.Encode(b));
+    ++typo_pairs;
+    typo_hits += Shared(OfRule(ka, Rule::kNameLsh), OfRule(kb, Rule::kNameLsh)) > 0;
+    const std::string& other = people[(i + 7) % people.size()].given_name;
+    if (other == name) continue;
+    u.given_name = other;
+    u.dob = dob;
+    const auto ku = KeysOf(*gen_, enc_.Encode(u));
+    ++unrelated_pairs;
+    unrelated_hits +=
+        Shared(OfRule(ka, Rule::kNameLsh), OfRule(ku, Rule::kNameLsh)) > 0;
+  }
+  ASSERT_GT(typo_pairs, 500);
+  const double typo_rate = static_cast<double>(typo_hits) / typo_pairs;
+  const double unrelated_rate =
+      static_cast<double>(unrelated_hits) / unrelated_pairs;
+  RecordProperty("typo_band_rate", std::to_string(typo_rate));
+  RecordProperty("unrelated_band_rate", std::to_string(unrelated_rate));
+  EXPECT_GE(typo_rate, 0.85) << "one-letter typos sharing a band";
+  EXPECT_LE(unrelated_rate, 0.10) << "unrelated names sharing a band";
+}
+
+}  // namespace
+}  // namespace linkd::blocking

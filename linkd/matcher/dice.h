@@ -1,0 +1,101 @@
+// linkd::matcher Dice kernel: the Dice coefficient of two 1024-bit name Bloom
+// filters (crypto/ENCODING.md section 6), computed with popcount on sixteen
+// 64-bit words. Uses the POPCNT instruction when the build targets it
+// (-march=x86-64-v2, the default; LINKD_X86_64_V2=OFF gives a portable
+// bit-twiddling fallback with identical results).
+//
+// All functions here are pure and thread-safe.
+#ifndef LINKD_MATCHER_DICE_H_
+#define LINKD_MATCHER_DICE_H_
+
+#include <cstddef>
+#include <cstdint>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "absl/types/span.h"
+#include "crypto/encoder.h"
+
+namespace linkd::matcher {
+
+inline constexpr size_t kFilterWords = crypto::kBloomBits / 64;
+static_assert(kFilterWords == 16, "the kernel is unrolled for 1024 bits");
+
+// A 1024-bit Bloom filter in the kernel's layout: bit p of the encoding
+// (byte p/8, LSB first) is bit p%64 of words[p/64]. `popcount` caches the
+// number of set bits; every function below relies on it being right, so
+// build filters with the functions of this header (or call
+// UpdatePopcount() after writing `words`).
+struct Filter {
+  uint64_t words[kFilterWords];
+  uint32_t popcount;
+};
+
+// Number of set bits of `x`.
+inline uint32_t Popcount64(uint64_t x) {
+#if defined(__POPCNT__) || defined(__aarch64__)
+  return static_cast<uint32_t>(__builtin_popcountll(x));
+#else
+  // Portable SWAR popcount (no POPCNT in the target instruction set, where
+  // __builtin_popcountll would become a libgcc call).
+  x = x - ((x >> 1) & 0x5555555555555555ULL);
+  x = (x & 0x3333333333333333ULL) + ((x >> 2) & 0x3333333333333333ULL);
+  x = (x + (x >> 4)) & 0x0f0f0f0f0f0f0f0fULL;
+  return static_cast<uint32_t>((x * 0x0101010101010101ULL) >> 56);
+#endif
+}
+
+// "popcnt" or "portable": the popcount this build compiled in.
+const char* DiceKernelName();
+
+// Recomputes filter->popcount from filter->words. `filter` must not be null.
+void UpdatePopcount(Filter* filter);
+
+// The filter of a 128-byte encoding (a linkd.v1.EncodedIdentity name field).
+// Returns INVALID_ARGUMENT if `bytes` is not exactly 128 bytes long (the
+// message names the length, never the content).
+absl::StatusOr<Filter> FilterFromBytes(absl::string_view bytes);
+
+// The filter of an encoder's in-memory Bloom filter.
+Filter FilterFromBloom(const crypto::BloomFilter& bloom);
+
+// popcount(a AND b).
+inline uint32_t AndPopcount(const Filter& a, const Filter& b) {
+  uint32_t n = 0;
+  for (size_t i = 0; i < kFilterWords; ++i) {
+    n += Popcount64(a.words[i] & b.words[i]);
+  }
+  return n;
+}
+
+// Dice coefficient 2|A&B| / (|A|+|B|) in [0, 1]; 0 when both are empty.
+// Equal to crypto::Dice() on the same encodings.
+inline double Dice(const Filter& a, const Filter& b) {
+  const uint32_t total = a.popcount + b.popcount;
+  if (total == 0) return 0.0;
+  return 2.0 * AndPopcount(a, b) / total;
+}
+
+// True iff Dice(a, b) >= threshold, without a division.
+inline bool DiceAtLeast(const Filter& a, const Filter& b, double threshold) {
+  const uint32_t total = a.popcount + b.popcount;
+  if (total == 0) return threshold <= 0.0;
+  return 2.0 * AndPopcount(a, b) >= threshold * total;
+}
+
+// One against many: scores[i] = Dice(query, candidates[i]) for every i.
+// `scores` must have room for candidates.size() values.
+void DiceOneToMany(const Filter& query, absl::Span<const Filter> candidates,
+                   float* scores);
+
+// Appends to `*indices` (not cleared) the index of every candidate with
+// Dice(query, candidate) >= threshold, in increasing order, and returns how
+// many were appended. `indices` must not be null.
+size_t DiceOneToManyAtLeast(const Filter& query,
+                            absl::Span<const Filter> candidates,
+                            double threshold, std::vector<uint32_t>* indices);
+
+}  // namespace linkd::matcher
+
+#endif  // LINKD_MATCHER_DICE_H_
