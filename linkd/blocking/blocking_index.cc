@@ -86,8 +86,8 @@ std::string BlockingIndex::CounterKey(const BlockingKey& key) {
 }
 
 void BlockingIndex::AddKeys(std::string_view record_key,
-                            const std::vector<BlockingKey>& keys,
-                            int64_t delta, store::WriteBatch* batch) const {
+                            const std::vector<BlockingKey>& keys, int64_t delta,
+                            store::WriteBatch* batch) const {
   for (const BlockingKey& key : keys) {
     if (delta > 0) {
       batch->Put(Cf::kBlocks, EntryKey(key, record_key), std::string_view());
@@ -119,8 +119,7 @@ absl::Status BlockingIndex::Remove(std::string_view record_key,
 }
 
 absl::Status BlockingIndex::Update(
-    std::string_view record_key,
-    const linkd::v1::EncodedIdentity& old_identity,
+    std::string_view record_key, const linkd::v1::EncodedIdentity& old_identity,
     const linkd::v1::EncodedIdentity& new_identity,
     store::WriteBatch* batch) const {
   LINKD_RETURN_IF_ERROR(CheckArgs(record_key, batch));

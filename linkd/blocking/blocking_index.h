@@ -54,18 +54,18 @@ struct Candidate {
 struct CandidateResult {
   // Sorted by record_key; never contains the excluded key.
   std::vector<Candidate> candidates;
-  int blocks_read = 0;     // non-empty blocks scanned
-  int blocks_oversize = 0;  // blocks skipped for exceeding the cap
+  int blocks_read = 0;          // non-empty blocks scanned
+  int blocks_oversize = 0;      // blocks skipped for exceeding the cap
   RuleMask oversize_rules = 0;  // rules of the skipped blocks
   bool truncated = false;       // max_candidates reached
 };
 
 // Per-rule statistics of the index (never reveals which block is which).
 struct RuleStats {
-  int64_t blocks = 0;          // blocks with at least one member
-  int64_t entries = 0;         // sum of members over blocks
-  int64_t largest_block = 0;   // members of the largest block
-  int64_t oversize_blocks = 0;  // blocks over the cap passed to Stats
+  int64_t blocks = 0;            // blocks with at least one member
+  int64_t entries = 0;           // sum of members over blocks
+  int64_t largest_block = 0;     // members of the largest block
+  int64_t oversize_blocks = 0;   // blocks over the cap passed to Stats
   int64_t oversize_entries = 0;  // members of those blocks
 };
 struct IndexStats {
@@ -112,8 +112,7 @@ class BlockingIndex {
   // else one snapshot taken here. Returns INVALID_ARGUMENT for a bad limit,
   // DATA_LOSS for a malformed index entry or counter, or a Store error.
   absl::StatusOr<CandidateResult> Candidates(
-      const linkd::v1::EncodedIdentity& identity,
-      const CandidateLimits& limits,
+      const linkd::v1::EncodedIdentity& identity, const CandidateLimits& limits,
       std::string_view exclude_record_key = {},
       const store::Snapshot* snapshot = nullptr) const;
 

@@ -22,9 +22,9 @@ namespace {
 
 using ::linkd::testing::IsOk;
 using ::linkd::testing::StatusIs;
+using testing::Child;
 using ::testing::ElementsAre;
 using ::testing::IsEmpty;
-using testing::Child;
 using testing::TestEncoder;
 
 std::vector<std::string> Keys(const CandidateResult& r) {
@@ -161,8 +161,8 @@ TEST_F(BlockingIndexTest, RemoveAndUpdateKeepIndexAndCountersRight) {
   // Nothing left in the index family.
   int entries = 0;
   ASSERT_THAT(store_->ScanPrefix(store::Cf::kBlocks, "",
-                                 [&](std::string_view, std::string_view)
-                                     -> absl::StatusOr<bool> {
+                                 [&](std::string_view,
+                                     std::string_view) -> absl::StatusOr<bool> {
                                    ++entries;
                                    return true;
                                  }),
@@ -177,9 +177,8 @@ TEST_F(BlockingIndexTest, OversizeBlocksAreSkippedAndReported) {
                                 "Esme", "Finn", "Gina"};
   std::vector<linkd::v1::EncodedIdentity> ids;
   for (int i = 0; i < 7; ++i) {
-    ids.push_back(enc_.Encode(Child(kNames[i], "Smith",
-                                    "2015-04-" + std::to_string(10 + i),
-                                    "E1 6AN")));
+    ids.push_back(enc_.Encode(Child(
+        kNames[i], "Smith", "2015-04-" + std::to_string(10 + i), "E1 6AN")));
     AddAndCommit(store::RecordKey("school_census", "P" + std::to_string(i)),
                  ids.back());
   }
@@ -252,8 +251,7 @@ TEST_F(BlockingIndexTest, SyntheticPopulationPairCompleteness) {
   absl::flat_hash_map<std::string, uint64_t> person_of;
   store::WriteBatch batch = store_->NewBatch();
   for (const synth::SourceRecord& r : pop.records) {
-    keys.push_back(
-        store::RecordKey(synth::SourceName(r.source), r.record_id));
+    keys.push_back(store::RecordKey(synth::SourceName(r.source), r.record_id));
     ids.push_back(enc_.Encode(r));
     person_of[keys.back()] = r.person_id;
     ASSERT_THAT(index_->Add(keys.back(), ids.back(), &batch), IsOk());

@@ -236,8 +236,7 @@ void KeyGenerator::Keys(const linkd::v1::EncodedIdentity& identity,
     Hash(rule, a, std::string_view(), std::string_view(), &key);
     out->push_back(key);
   };
-  const auto add2 = [&](Rule rule, const std::string& a,
-                        const std::string& b) {
+  const auto add2 = [&](Rule rule, const std::string& a, const std::string& b) {
     if (!on(rule) || a.empty() || b.empty()) return;
     Hash(rule, a, b, std::string_view(), &key);
     out->push_back(key);

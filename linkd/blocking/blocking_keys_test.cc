@@ -17,8 +17,8 @@ namespace {
 
 using ::linkd::testing::IsOk;
 using ::linkd::testing::StatusIs;
-using ::testing::HasSubstr;
 using testing::Child;
+using ::testing::HasSubstr;
 using testing::TestEncoder;
 
 RuleMask AllRuleMask() {
@@ -83,9 +83,9 @@ TEST(ConfigTest, RejectsBadOptions) {
                                           HasSubstr("unknown rule")));
   c = BlockingConfig();
   c.lsh_bands = 0;
-  EXPECT_THAT(KeyGenerator::Create(c),
-              StatusIs(absl::StatusCode::kInvalidArgument,
-                       HasSubstr("lsh_bands")));
+  EXPECT_THAT(
+      KeyGenerator::Create(c),
+      StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("lsh_bands")));
   c = BlockingConfig();
   c.lsh_rows = 9;
   EXPECT_THAT(ValidateConfig(c), StatusIs(absl::StatusCode::kInvalidArgument,
@@ -171,8 +171,7 @@ TEST_F(KeysTest, OnlyRulesInForce) {
   BlockingConfig c;
   c.rules = RuleBit(Rule::kDob) | RuleBit(Rule::kNhsNumber);
   const std::unique_ptr<KeyGenerator> g = MakeGenerator(c);
-  crypto::ClearIdentity p =
-      Child("Amelia", "Okafor", "2014-03-07", "LS6 2AB");
+  crypto::ClearIdentity p = Child("Amelia", "Okafor", "2014-03-07", "LS6 2AB");
   p.upn = "B801200005001";
   p.nhs_number = "9991000003";
   const std::vector<BlockingKey> keys = KeysOf(*g, enc_.Encode(p));
@@ -195,13 +194,13 @@ TEST_F(KeysTest, HashKeyChangesEveryKey) {
 }
 
 TEST_F(KeysTest, DayMonthSwapKeepsUnorderedDobAndNameBands) {
-  const auto a =
-      KeysOf(*gen_, enc_.Encode(Child("Maya", "Patel", "2014-03-07", "B1 1AA")));
-  const auto b =
-      KeysOf(*gen_, enc_.Encode(Child("Maya", "Patel", "2014-07-03", "B1 1AA")));
-  EXPECT_EQ(Shared(OfRule(a, Rule::kDobUnordered),
-                   OfRule(b, Rule::kDobUnordered)),
-            1u);
+  const auto a = KeysOf(
+      *gen_, enc_.Encode(Child("Maya", "Patel", "2014-03-07", "B1 1AA")));
+  const auto b = KeysOf(
+      *gen_, enc_.Encode(Child("Maya", "Patel", "2014-07-03", "B1 1AA")));
+  EXPECT_EQ(
+      Shared(OfRule(a, Rule::kDobUnordered), OfRule(b, Rule::kDobUnordered)),
+      1u);
   EXPECT_EQ(Shared(OfRule(a, Rule::kDob), OfRule(b, Rule::kDob)), 0u);
   // Same salt (dob_unordered), same names: identical band keys.
   EXPECT_EQ(OfRule(a, Rule::kNameLsh), OfRule(b, Rule::kNameLsh));
@@ -214,10 +213,10 @@ TEST_F(KeysTest, DayMonthSwapKeepsUnorderedDobAndNameBands) {
 }
 
 TEST_F(KeysTest, YearTypoLeavesNamesAndKeepsPostcodeMonthDay) {
-  const auto a =
-      KeysOf(*gen_, enc_.Encode(Child("Maya", "Patel", "2014-03-07", "B1 1AA")));
-  const auto b =
-      KeysOf(*gen_, enc_.Encode(Child("Maya", "Patel", "2015-03-07", "B1 1AA")));
+  const auto a = KeysOf(
+      *gen_, enc_.Encode(Child("Maya", "Patel", "2014-03-07", "B1 1AA")));
+  const auto b = KeysOf(
+      *gen_, enc_.Encode(Child("Maya", "Patel", "2015-03-07", "B1 1AA")));
   // Different salt: filters not comparable, so no band is shared.
   EXPECT_EQ(Shared(OfRule(a, Rule::kNameLsh), OfRule(b, Rule::kNameLsh)), 0u);
   EXPECT_EQ(Shared(OfRule(a, Rule::kPostcodeMonthDay),
@@ -229,10 +228,10 @@ TEST_F(KeysTest, YearTypoLeavesNamesAndKeepsPostcodeMonthDay) {
 }
 
 TEST_F(KeysTest, SwappedNamesShareTheirBands) {
-  const auto a = KeysOf(
-      *gen_, enc_.Encode(Child("Chen", "Wei", "2013-05-20", "B1 1AA")));
-  const auto b = KeysOf(
-      *gen_, enc_.Encode(Child("Wei", "Chen", "2013-05-20", "B1 1AA")));
+  const auto a =
+      KeysOf(*gen_, enc_.Encode(Child("Chen", "Wei", "2013-05-20", "B1 1AA")));
+  const auto b =
+      KeysOf(*gen_, enc_.Encode(Child("Wei", "Chen", "2013-05-20", "B1 1AA")));
   EXPECT_EQ(OfRule(a, Rule::kNameLsh), OfRule(b, Rule::kNameLsh));
 }
 
@@ -269,19 +268,22 @@ TEST_F(KeysTest, OneLetterTypoSharesABandUnrelatedNamesRarely) {
     std::vector<size_t> letters;
     for (size_t j = 0; j < name.size(); ++j) {
       const char c = name[j];
-      if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z')) letters.push_back(j);
+      if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z'))
+        letters.push_back(j);
     }
     if (letters.size() < 3 || letters.size() != name.size()) continue;
     crypto::ClearIdentity a, b, u;
     a.given_name = name;
     a.dob = dob;
     r = r * 6364136223846793005ull + 1442695040888963407ull;
-    b.given_name = Substitute(name, letters[(r >> 33) % letters.size()], r >> 7);
+    b.given_name =
+        Substitute(name, letters[(r >> 33) % letters.size()], r >> 7);
     b.dob = dob;
     const auto ka = KeysOf(*gen_, enc_.Encode(a));
     const auto kb = KeysOf(*gen_, enc_.Encode(b));
     ++typo_pairs;
-    typo_hits += Shared(OfRule(ka, Rule::kNameLsh), OfRule(kb, Rule::kNameLsh)) > 0;
+    typo_hits +=
+        Shared(OfRule(ka, Rule::kNameLsh), OfRule(kb, Rule::kNameLsh)) > 0;
     const std::string& other = people[(i + 7) % people.size()].given_name;
     if (other == name) continue;
     u.given_name = other;

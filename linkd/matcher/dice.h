@@ -77,11 +77,10 @@ inline double Dice(const Filter& a, const Filter& b) {
   return 2.0 * AndPopcount(a, b) / total;
 }
 
-// True iff Dice(a, b) >= threshold, without a division.
+// Exactly Dice(a, b) >= threshold (the same floating-point expression, so
+// a pair on the threshold is never lost to rounding).
 inline bool DiceAtLeast(const Filter& a, const Filter& b, double threshold) {
-  const uint32_t total = a.popcount + b.popcount;
-  if (total == 0) return threshold <= 0.0;
-  return 2.0 * AndPopcount(a, b) >= threshold * total;
+  return Dice(a, b) >= threshold;
 }
 
 // One against many: scores[i] = Dice(query, candidates[i]) for every i.

@@ -93,9 +93,8 @@ absl::Status ForEachRow(absl::string_view csv,
       index->assign(required.size() + optional.size(), -1);
       for (size_t f = 0; f < fields.size(); ++f) {
         for (size_t c = 0; c < required.size() + optional.size(); ++c) {
-          const std::string& name = c < required.size()
-                                        ? required[c]
-                                        : optional[c - required.size()];
+          const std::string& name =
+              c < required.size() ? required[c] : optional[c - required.size()];
           if (fields[f] == name && (*index)[c] < 0) {
             (*index)[c] = static_cast<int>(f);
           }
@@ -232,7 +231,8 @@ Clustering ClusteringBuilder::Finish() {
 Clustering TruthAsClustering(const Truth& truth) {
   Clustering c;
   c.cluster_of.resize(truth.size());
-  for (size_t i = 0; i < truth.size(); ++i) c.cluster_of[i] = truth.person_of(i);
+  for (size_t i = 0; i < truth.size(); ++i)
+    c.cluster_of[i] = truth.person_of(i);
   c.num_clusters = static_cast<uint32_t>(truth.num_persons());
   return c;
 }
@@ -252,11 +252,11 @@ Clustering SingletonClustering(const Truth& truth) {
 absl::StatusOr<Truth> ParseTruthCsv(absl::string_view csv) {
   Truth truth;
   std::vector<int> index;
-  LINKD_RETURN_IF_ERROR(ForEachRow(
-      csv, {"source", "record_id", "person_id"}, {"origin"}, &index,
-      [&truth](const std::vector<absl::string_view>& f) {
-        return truth.Add(f[0], f[1], f[2], f[3]);
-      }));
+  LINKD_RETURN_IF_ERROR(
+      ForEachRow(csv, {"source", "record_id", "person_id"}, {"origin"}, &index,
+                 [&truth](const std::vector<absl::string_view>& f) {
+                   return truth.Add(f[0], f[1], f[2], f[3]);
+                 }));
   return truth;
 }
 
