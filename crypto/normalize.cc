@@ -136,11 +136,12 @@ constexpr std::array<std::string_view, 13> kTitles = {
 constexpr std::array<std::string_view, 7> kSuffixes = {"JR", "JNR", "SR", "SNR",
                                                        "II", "III", "IV"};
 // Whole-name placeholders, compared with the parts joined by one space.
-constexpr std::array<std::string_view, 22> kNamePlaceholders = {
-    "UNKNOWN",  "NOT KNOWN", "NOTKNOWN",  "UNK",     "NK",   "BABY",
-    "BABY BOY", "BABY GIRL", "INFANT",    "NEWBORN", "NONE", "NO NAME",
-    "NONAME",   "UNNAMED",   "TBC",       "TBA",     "TEST", "NULL",
-    "NIL",      "ANON",      "ANONYMOUS", "REFUSED"};
+constexpr std::array<std::string_view, 25> kNamePlaceholders = {
+    "UNKNOWN", "NOT KNOWN",   "NOTKNOWN",     "UNK",       "NK",
+    "BABY",    "BABY BOY",    "BABY GIRL",    "INFANT",    "NEWBORN",
+    "UNBORN",  "UNBORN BABY", "UNBORN CHILD", "NONE",      "NO NAME",
+    "NONAME",  "UNNAMED",     "TBC",          "TBA",       "TEST",
+    "NULL",    "NIL",         "ANON",         "ANONYMOUS", "REFUSED"};
 
 template <size_t N>
 bool Contains(const std::array<std::string_view, N>& list, std::string_view s) {

@@ -160,9 +160,9 @@ TEST(NormalizeNameTest, RefusesTooLong) {
 }
 
 TEST(NormalizeNameTest, RefusesPlaceholders) {
-  for (const char* p :
-       {"Unknown", "NOT KNOWN", "not-known", "XXX", "xx", "Baby", "Baby Girl",
-        "Infant", "None", "NK", "TBC", "Test", "Mr Unknown"}) {
+  for (const char* p : {"Unknown", "NOT KNOWN", "not-known", "XXX", "xx",
+                        "Baby", "Baby Girl", "Infant", "None", "NK", "TBC",
+                        "Test", "Mr Unknown", "Unborn", "UNBORN BABY"}) {
     ExpectRefused(NormalizeName(p), p, kPlaceholderReason);
   }
   // A placeholder word inside a longer name is kept.

@@ -25,13 +25,14 @@ struct RuleInfo {
 };
 constexpr RuleInfo kRules[] = {
     {Rule::kUpn, "upn"},
-    {Rule::kDob, "dob"},
     {Rule::kNhsNumber, "nhs_number"},
+    {Rule::kDob, "dob"},
     {Rule::kDobUnordered, "dob_unordered"},
     {Rule::kPostcodeBirthYear, "postcode_birth_year"},
     {Rule::kPostcodeMonthDay, "postcode_month_day"},
     {Rule::kSectorYearMonth, "sector_year_month"},
     {Rule::kNameLsh, "name_lsh"},
+    {Rule::kPostcodeUnit, "postcode_unit"},
 };
 
 uint64_t SplitMix64(uint64_t* state) {
@@ -245,6 +246,7 @@ void KeyGenerator::Keys(const linkd::v1::EncodedIdentity& identity,
   add1(Rule::kNhsNumber, identity.nhs_number());
   add1(Rule::kDob, identity.dob());
   add1(Rule::kDobUnordered, identity.dob_unordered());
+  add1(Rule::kPostcodeUnit, identity.postcode_unit());
   add2(Rule::kPostcodeBirthYear, identity.postcode_unit(),
        identity.birth_year());
   add2(Rule::kPostcodeMonthDay, identity.postcode_unit(),

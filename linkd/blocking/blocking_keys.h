@@ -18,6 +18,7 @@
 //   kSectorYearMonth     postcode_sector + dob_year_month
 //   kNameLsh             MinHash LSH bands of the name filters, within the
 //                        salt group (dob_unordered, or "no dob")
+//   kPostcodeUnit        postcode_unit alone (dob missing or mistyped)
 //
 // kNameLsh: name filters are salted with dob_unordered (crypto/ENCODING.md
 // section 6), so two records' names are only comparable when their salts
@@ -59,8 +60,9 @@ enum class Rule : uint8_t {
   kPostcodeMonthDay = 6,
   kSectorYearMonth = 7,
   kNameLsh = 8,
+  kPostcodeUnit = 9,
 };
-inline constexpr int kMaxRule = 8;
+inline constexpr int kMaxRule = 9;
 
 // Every rule, in value order.
 const std::vector<Rule>& AllRules();

@@ -355,6 +355,11 @@ absl::StatusOr<EmResult> Model::EstimateM(
     return absl::InvalidArgumentError(
         "em_options: max_iterations >= 1 and tolerance > 0 required");
   }
+  if (options.total_pairs < blocked_pairs.size()) {
+    return absl::InvalidArgumentError(
+        "em_options.total_pairs: must be at least the number of blocked "
+        "pairs");
+  }
   const auto start = std::chrono::steady_clock::now();
 
   // Distinct level patterns with their counts; per-level pair counts.
@@ -416,8 +421,9 @@ absl::StatusOr<EmResult> Model::EstimateM(
       }
       Normalise(field, m[f]);
     }
-    lambda = std::min(0.5, std::max(1e-6, static_cast<double>(rule_matches) /
-                                              rule_decidable));
+    const double blocked_share =
+        static_cast<double>(rule_matches) / rule_decidable;
+    lambda = Clamp(blocked_share * blocked_pairs.size() / options.total_pairs);
   }
 
   // Natural-log Bayes factors per level, refreshed every iteration.
@@ -428,7 +434,7 @@ absl::StatusOr<EmResult> Model::EstimateM(
   EmResult result;
   result.pairs = blocked_pairs.size();
   result.rule_matches = rule_matches;
-  const double n = static_cast<double>(blocked_pairs.size());
+  const double n = static_cast<double>(options.total_pairs);
   for (int it = 1; it <= options.max_iterations; ++it) {
     double log_bf[kNumCompareFields][kMaxLevels] = {};
     for (size_t f = 0; f < kNumCompareFields; ++f) {
@@ -495,6 +501,7 @@ absl::StatusOr<EmResult> Model::EstimateM(
   }
   lambda_ = lambda;
   result.lambda = lambda;
+  result.blocked_lambda = lambda * n / blocked_pairs.size();
   RecomputeWeights();
   ++version_;
   training_.blocked_pairs = blocked_pairs.size();

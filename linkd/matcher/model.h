@@ -1,6 +1,7 @@
 // linkd::matcher Fellegi-Sunter model: m = P(level | match) and
 // u = P(level | non-match) per field and comparison level (comparison.h),
-// a prior lambda = P(match) for a blocked pair, match weights in bits
+// a prior lambda = P(match) for two records drawn at random (see below),
+// match weights in bits
 // (log2 Bayes factors), explanations, and estimation:
 //   - u from random record pairs (EstimateU);
 //   - m and lambda by EM on blocked pairs with u fixed (EstimateM), seeded by
@@ -8,6 +9,15 @@
 //   - optional term-frequency adjustment of exact dob and postcode-unit
 //     agreement through an injected TokenFrequencies.
 // Persisted as linkd.store.v1.LinkageModel (proto/linkd/store/v1/model.proto).
+//
+// Why lambda is a random-pair prior: u comes from random pairs, so a pair's
+// Bayes factor already carries the evidence that made it a blocked pair
+// (e.g. dob agreement). Because blocking selects pairs by their tokens,
+// P(match | vector) is the same whether or not the pair was blocked, and
+// the prior that goes with random-pair u is the random-pair match rate.
+// A blocked-pair prior would count the blocking evidence twice (EM then
+// collapses to "everything in a block matches"). EmResult reports the
+// blocked-pair match share as well.
 //
 // Privacy: an Explanation holds u values (term-frequency adjusted ones are a
 // token's relative frequency) and raw Dice values. linkd must never return
@@ -112,6 +122,9 @@ struct EmOptions {
   // from the current m and lambda.
   bool seed_from_rule = true;
   uint64_t min_rule_matches = 20;
+  // Required: the number of record pairs the blocked pairs were drawn from
+  // (n(n-1)/2 for n records), so that lambda is a random-pair prior.
+  uint64_t total_pairs = 0;
 };
 
 struct EmResult {
@@ -119,7 +132,8 @@ struct EmResult {
   bool converged = false;
   uint64_t pairs = 0;
   uint64_t rule_matches = 0;
-  double lambda = 0.0;
+  double lambda = 0.0;          // random-pair prior
+  double blocked_lambda = 0.0;  // expected share of matches among blocked pairs
 };
 
 // Probabilities are kept in [kMinProbability, 1 - kMinProbability].
@@ -131,7 +145,7 @@ class Model {
  public:
   // A model with hand-set prior m and u values (a reasonable starting point
   // for children's administrative data, documented in model.cc), lambda
-  // 0.01, default cut-offs and thresholds, term-frequency adjustment off.
+  // 1e-5, default cut-offs and thresholds, term-frequency adjustment off.
   Model();
 
   // --- configuration
@@ -193,8 +207,11 @@ class Model {
   // non-neutral level among the pairs where that field is not neutral
   // (Jeffreys smoothing, so unseen levels get a small non-zero u). Fields
   // with no non-neutral pair keep their u. Name fields need pairs with equal
-  // salts (e.g. random pairs drawn within one dob_unordered token) to be
-  // estimated well; pass those in a second call with just the name fields.
+  // salts: random pairs rarely have them. Pass, in a second call with just
+  // the name fields, random pairs drawn within one dob_unordered token that
+  // are known non-matches: keep those with hard_conflict() (different UPN
+  // or NHS number; independent of names). Unfiltered same-salt pairs hold
+  // many true matches (a salt class is small) and would inflate u.
   // INVALID_ARGUMENT if `random_pairs` is empty.
   absl::Status EstimateU(absl::Span<const ComparisonVector> random_pairs,
                          absl::Span<const CompareField> fields = {});
@@ -204,7 +221,8 @@ class Model {
   // described in EmOptions. On success updates m, lambda and the training
   // info (pairs, rule matches, iterations, convergence, duration) and bumps
   // version(). INVALID_ARGUMENT if `blocked_pairs` is empty or the options
-  // are out of range; the model is then unchanged.
+  // are out of range (total_pairs < blocked_pairs.size() included); the
+  // model is then unchanged.
   absl::StatusOr<EmResult> EstimateM(
       absl::Span<const ComparisonVector> blocked_pairs,
       const EmOptions& options = EmOptions());
@@ -229,7 +247,7 @@ class Model {
   std::array<std::array<LevelParams, kMaxLevels>, kNumCompareFields> params_;
   // log2(m / u) per level, 0 for neutral levels.
   std::array<std::array<double, kMaxLevels>, kNumCompareFields> weights_{};
-  double lambda_ = 0.01;
+  double lambda_ = 1e-5;
   double prior_weight_ = 0.0;
   double upper_threshold_ = 0.0;
   double lower_threshold_ = 0.0;

@@ -50,6 +50,7 @@ struct Trained {
   std::vector<Pair> blocked;
   std::vector<ComparisonVector> blocked_vectors;
   Model model;
+  EmOptions options;
   EmResult em;
 };
 
@@ -78,13 +79,20 @@ const Trained& Get() {
     t->blocked_vectors = Vectors(t->records, t->blocked, opts);
     const std::vector<ComparisonVector> random =
         Vectors(t->records, testing::RandomPairs(t->records, 1000000, 7), opts);
-    const std::vector<ComparisonVector> same_salt = Vectors(
-        t->records, testing::RandomSameSaltPairs(t->records, 300000, 8), opts);
+    // Same-salt random pairs that are known non-matches (different UPN or
+    // NHS number), for the name u values.
+    std::vector<ComparisonVector> same_salt;
+    for (const ComparisonVector& v : Vectors(
+             t->records, testing::RandomSameSaltPairs(t->records, 300000, 8),
+             opts)) {
+      if (v.hard_conflict()) same_salt.push_back(v);
+    }
     const CompareField names[] = {CompareField::kGivenName,
                                   CompareField::kFamilyName};
     EXPECT_THAT(t->model.EstimateU(random), IsOk());
     EXPECT_THAT(t->model.EstimateU(same_salt, names), IsOk());
-    t->em = *t->model.EstimateM(t->blocked_vectors);
+    t->options.total_pairs = t->records.size() * (t->records.size() - 1) / 2;
+    t->em = *t->model.EstimateM(t->blocked_vectors, t->options);
     return t;
   }();
   return *trained;
@@ -103,23 +111,33 @@ TEST(ModelTest, EmConvergesFromTheDeterministicRule) {
     matches += t.records[i].person_id == t.records[j].person_id;
   }
   const double truth = static_cast<double>(matches) / t.blocked.size();
-  std::printf("blocked pairs %zu, true matches %zu (%.4f), EM lambda %.4f, "
-              "%d iterations, rule matches %llu\n",
-              t.blocked.size(), matches, truth, t.em.lambda, t.em.iterations,
+  std::printf("records %zu, blocked pairs %zu, true matches %zu (%.4f), EM "
+              "blocked share %.4f, lambda %.3g, %d iterations, rule matches "
+              "%llu\n",
+              t.records.size(), t.blocked.size(), matches, truth,
+              t.em.blocked_lambda, t.em.lambda, t.em.iterations,
               static_cast<unsigned long long>(t.em.rule_matches));
-  EXPECT_NEAR(t.em.lambda / truth, 1.0, 0.1);
+  EXPECT_NEAR(t.em.blocked_lambda / truth, 1.0, 0.1);
+  EXPECT_NEAR(t.em.lambda, t.em.blocked_lambda * t.blocked.size() /
+                               t.options.total_pairs,
+              1e-12);
 }
 
 TEST(ModelTest, EmWithoutTheRuleReachesTheSameFit) {
   const Trained& t = Get();
   Model m = t.model;
-  EmOptions options;
+  EmOptions options = t.options;
   options.seed_from_rule = false;
-  ASSERT_THAT(m.set_lambda(0.01), IsOk());
+  ASSERT_THAT(m.set_lambda(1e-5), IsOk());
   absl::StatusOr<EmResult> r = m.EstimateM(t.blocked_vectors, options);
   ASSERT_THAT(r.status(), IsOk());
   EXPECT_TRUE(r->converged);
   EXPECT_NEAR(r->lambda, t.em.lambda, 0.01 * t.em.lambda);
+  EmOptions bad = t.options;
+  bad.total_pairs = 10;
+  EXPECT_THAT(m.EstimateM(t.blocked_vectors, bad).status(),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       HasSubstr("total_pairs")));
 }
 
 TEST(ModelTest, AgreementLevelsHaveMAboveU) {
@@ -449,3 +467,20 @@ TEST(ModelTest, BadProtosAreRejectedNamingTheField) {
 
 }  // namespace
 }  // namespace linkd::matcher
+namespace linkd::matcher {
+namespace {
+TEST(ModelDebug, UpnDisagree) {
+  const Trained& t = Get();
+  size_t both = 0, dis = 0, dis_match = 0, dis_hi = 0;
+  for (size_t k = 0; k < t.blocked.size(); ++k) {
+    const auto& v = t.blocked_vectors[k];
+    if (v.level(CompareField::kUpn) == 0) continue;
+    const bool truth = t.records[t.blocked[k].first].person_id == t.records[t.blocked[k].second].person_id;
+    if (!truth) { if (v.level(CompareField::kUpn) == 2) { ++dis; if (t.model.MatchWeight(v) - t.model.FieldWeight(v, CompareField::kUpn) > 0) ++dis_hi; } continue; }
+    ++both;
+    if (v.level(CompareField::kUpn) == 2) ++dis_match;
+  }
+  printf("true pairs with both upn %zu, disagree %zu; nonmatch disagree %zu of which look like match w/o upn %zu\n", both, dis_match, dis, dis_hi);
+}
+}
+}

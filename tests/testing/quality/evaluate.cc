@@ -278,7 +278,7 @@ std::string Fig(double x) {
 std::string Share(int64_t num, int64_t den) { return Fig(Ratio(num, den)); }
 
 std::string PairRow(const std::string& label, const PairCounts& p) {
-  return absl::StrFormat("%-32s %12d %12d %12d %9s %9s %9s\n", label,
+  return absl::StrFormat("%-32s %13d %13d %13d %9s %9s %9s\n", label,
                          p.true_pairs, p.linked_pairs, p.correct,
                          Fig(p.precision()), Fig(p.recall()), Fig(p.f1()));
 }
@@ -329,7 +329,7 @@ std::string FormatText(const QualityReport& r) {
                   " (scored as unlinked), links rows not in the truth ",
                   r.links_not_in_truth, "\n\n");
 
-  out += absl::StrFormat("%-32s %12s %12s %12s %9s %9s %9s\n", "pairwise",
+  out += absl::StrFormat("%-32s %13s %13s %13s %9s %9s %9s\n", "pairwise",
                          "true pairs", "linked pairs", "correct", "precision",
                          "recall", "F1");
   out += PairRow("all pairs", r.all);
@@ -342,23 +342,18 @@ std::string FormatText(const QualityReport& r) {
   }
 
   out += "\nclusters\n";
-  out += absl::StrFormat("  %-26s %10d of %10d persons        %s\n",
-                         "exact cluster match", c.exact_persons, c.persons,
-                         Share(c.exact_persons, c.persons));
-  out +=
-      absl::StrFormat("  %-26s %10d of %10d persons (2+ rec.) %s\n",
-                      "split persons", c.split_persons, c.multi_record_persons,
-                      Share(c.split_persons, c.multi_record_persons));
-  out += absl::StrFormat("  %-26s %10d of %10d clusters       %s\n",
-                         "merged clusters", c.merged_clusters, c.clusters,
-                         Share(c.merged_clusters, c.clusters));
-  out += absl::StrFormat("  %-26s %10d of %10d records        %s\n",
-                         "records in merged clusters",
-                         c.records_in_merged_clusters, c.records,
-                         Share(c.records_in_merged_clusters, c.records));
-  out += absl::StrFormat("  %-26s %10d of %10d clusters       %s\n",
-                         "singleton clusters", c.singleton_clusters, c.clusters,
-                         Share(c.singleton_clusters, c.clusters));
+  const auto line = [&out](const char* label, int64_t num, int64_t den,
+                           const char* of) {
+    out += absl::StrFormat("  %-26s %10d of %10d %-24s %s\n", label, num, den,
+                           of, Share(num, den));
+  };
+  line("exact cluster match", c.exact_persons, c.persons, "persons");
+  line("split persons", c.split_persons, c.multi_record_persons,
+       "persons with 2+ records");
+  line("merged clusters", c.merged_clusters, c.clusters, "clusters");
+  line("records in merged clusters", c.records_in_merged_clusters, c.records,
+       "records");
+  line("singleton clusters", c.singleton_clusters, c.clusters, "clusters");
   out += absl::StrFormat("  %-26s precision %s  recall %s  F1 %s\n", "B-cubed",
                          Fig(c.bcubed_precision), Fig(c.bcubed_recall),
                          Fig(c.bcubed_f1));
