@@ -175,7 +175,7 @@ absl::StatusOr<CandidateResult> BlockingIndex::CandidatesForKeys(
     if (counts[i].has_value()) {
       LINKD_ASSIGN_OR_RETURN(members, store::DecodeCounter(*counts[i]));
     }
-    if (members <= 0) continue;
+    if (members <= 0 || (limits.query_indexed && members == 1)) continue;
     const RuleMask bit = RuleBit(keys[i].rule);
     if (members > limits.max_block_size) {
       ++result.blocks_oversize;

@@ -42,6 +42,11 @@ struct CandidateLimits {
   // then marked truncated. Blocks are read rule by rule in Rule order, so
   // identifier rules come first.
   size_t max_candidates = 0;
+  // The query record (exclude_record_key) is itself in the index, as in a
+  // bulk pass over indexed records: blocks of one member hold only the
+  // query and are skipped unread. Leave false for a record not yet indexed
+  // (incremental ingest), or its one-member blocks would be missed.
+  bool query_indexed = false;
 };
 
 // One candidate record and the rules under which it shares a block with the

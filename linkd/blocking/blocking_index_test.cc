@@ -109,8 +109,9 @@ TEST_F(BlockingIndexTest, CandidatesCarryTheirRules) {
   EXPECT_NE(care_rules & RuleBit(Rule::kUpn), 0u);
   EXPECT_NE(care_rules & RuleBit(Rule::kNameLsh), 0u);
   EXPECT_EQ(care_rules & RuleBit(Rule::kPostcodeBirthYear), 0u);
-  // school_census x health: only the address with the birth year.
-  EXPECT_EQ(r.candidates[0].rules, RuleBit(Rule::kPostcodeBirthYear));
+  // school_census x health: only the address (with sex, with birth year).
+  EXPECT_EQ(r.candidates[0].rules,
+            RuleBit(Rule::kPostcodeBirthYear) | RuleBit(Rule::kPostcodeSex));
   // Without exclusion the query finds itself.
   EXPECT_EQ(Query(enc_.Encode(school)).candidates.size(), 3u);
   EXPECT_THAT(Keys(Query(enc_.Encode(stranger), kx)), IsEmpty());
@@ -171,8 +172,9 @@ TEST_F(BlockingIndexTest, RemoveAndUpdateKeepIndexAndCountersRight) {
 }
 
 TEST_F(BlockingIndexTest, OversizeBlocksAreSkippedAndReported) {
-  // Seven children of one postcode and birth year (a block of 7), each with
-  // their own names and dates.
+  // Seven girls of one postcode and birth year (blocks of 7 under
+  // postcode_sex and postcode_birth_year), each with their own names and
+  // dates.
   const char* const kNames[] = {"Ava",  "Ben",  "Cara", "Dan",
                                 "Esme", "Finn", "Gina"};
   std::vector<linkd::v1::EncodedIdentity> ids;
@@ -190,8 +192,9 @@ TEST_F(BlockingIndexTest, OversizeBlocksAreSkippedAndReported) {
   EXPECT_EQ(r.blocks_oversize, 0);
   limits.max_block_size = 6;
   r = Query(ids[0], self, limits);
-  EXPECT_EQ(r.blocks_oversize, 1);
-  EXPECT_EQ(r.oversize_rules, RuleBit(Rule::kPostcodeBirthYear));
+  EXPECT_EQ(r.blocks_oversize, 2);
+  EXPECT_EQ(r.oversize_rules,
+            RuleBit(Rule::kPostcodeBirthYear) | RuleBit(Rule::kPostcodeSex));
   // The dates differ, so the name filters have different salts and share no
   // band: with the address block skipped there is no candidate left.
   EXPECT_THAT(Keys(r), IsEmpty());
@@ -204,13 +207,37 @@ TEST_F(BlockingIndexTest, OversizeBlocksAreSkippedAndReported) {
   EXPECT_EQ(pc.largest_block, 7);
   EXPECT_EQ(pc.oversize_blocks, 1);
   EXPECT_EQ(pc.oversize_entries, 7);
-  EXPECT_EQ(stats->total.oversize_blocks, 1);
+  EXPECT_EQ(stats->rules[static_cast<int>(Rule::kPostcodeSex)].oversize_blocks,
+            1);
+  EXPECT_EQ(stats->total.oversize_blocks, 2);
 
   limits.max_block_size = 100;
   limits.max_candidates = 3;
   r = Query(ids[0], self, limits);
   EXPECT_TRUE(r.truncated);
   EXPECT_EQ(r.candidates.size(), 3u);
+}
+
+TEST_F(BlockingIndexTest, QueryIndexedSkipsOneMemberBlocks) {
+  crypto::ClearIdentity a = Child("Isla", "Reid", "2011-09-30", "G1 1AA");
+  a.upn = "B801200005001";
+  const std::string ka = store::RecordKey("school_census", "P1");
+  AddAndCommit(ka, enc_.Encode(a));
+  CandidateLimits indexed;
+  indexed.query_indexed = true;
+  // Every block of A has one member, A itself: nothing is read.
+  CandidateResult r = Query(enc_.Encode(a), ka, indexed);
+  EXPECT_EQ(r.blocks_read, 0);
+  EXPECT_THAT(Keys(r), IsEmpty());
+  r = Query(enc_.Encode(a), ka);
+  EXPECT_GT(r.blocks_read, 0);
+  EXPECT_THAT(Keys(r), IsEmpty());
+  // A new record, not indexed yet, sharing A's UPN: found through A's
+  // one-member block when query_indexed is false (incremental ingest).
+  crypto::ClearIdentity b;
+  b.upn = a.upn;
+  const std::string kb = store::RecordKey("social_care", "C-1");
+  EXPECT_THAT(Keys(Query(enc_.Encode(b), kb)), ElementsAre(ka));
 }
 
 TEST_F(BlockingIndexTest, RejectsBadArgumentsAndCorruptEntries) {

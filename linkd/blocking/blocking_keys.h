@@ -19,6 +19,7 @@
 //   kNameLsh             MinHash LSH bands of the name filters, within the
 //                        salt group (dob_unordered, or "no dob")
 //   kPostcodeUnit        postcode_unit alone (dob missing or mistyped)
+//   kPostcodeSex         postcode_unit + sex (the same, half the block)
 //
 // kNameLsh: name filters are salted with dob_unordered (crypto/ENCODING.md
 // section 6), so two records' names are only comparable when their salts
@@ -61,8 +62,9 @@ enum class Rule : uint8_t {
   kSectorYearMonth = 7,
   kNameLsh = 8,
   kPostcodeUnit = 9,
+  kPostcodeSex = 10,
 };
-inline constexpr int kMaxRule = 9;
+inline constexpr int kMaxRule = 10;
 
 // Every rule, in value order.
 const std::vector<Rule>& AllRules();

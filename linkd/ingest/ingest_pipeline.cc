@@ -40,7 +40,8 @@ void Reject(v1::IngestAck* ack, uint32_t index, const absl::Status& status) {
 }  // namespace
 
 absl::StatusOr<std::unique_ptr<IngestPipeline>> IngestPipeline::Create(
-    store::Store* store, const util::Clock* clock, PipelineOptions options) {
+    store::Store* store, linker::Linker* linker, const util::Clock* clock,
+    PipelineOptions options) {
   absl::flat_hash_map<uint32_t, KeyCheck> key_checks;
   LINKD_RETURN_IF_ERROR(store->ScanPrefix(
       store::Cf::kDefault, KeyCheckPrefix(),
@@ -54,14 +55,15 @@ absl::StatusOr<std::unique_ptr<IngestPipeline>> IngestPipeline::Create(
         return true;
       }));
   return std::unique_ptr<IngestPipeline>(
-      new IngestPipeline(store, clock, options, std::move(key_checks)));
+      new IngestPipeline(store, linker, clock, options, std::move(key_checks)));
 }
 
 IngestPipeline::IngestPipeline(
-    store::Store* store, const util::Clock* clock, PipelineOptions options,
-    absl::flat_hash_map<uint32_t, KeyCheck> key_checks)
+    store::Store* store, linker::Linker* linker, const util::Clock* clock,
+    PipelineOptions options, absl::flat_hash_map<uint32_t, KeyCheck> key_checks)
     : store_(store),
       records_(store),
+      linker_(linker),
       clock_(clock),
       options_(options),
       key_checks_(std::move(key_checks)) {
@@ -178,9 +180,30 @@ std::vector<absl::StatusOr<v1::IngestAck>> IngestPipeline::ApplyGroup(
     }
   }
 
+  const absl::Time now = clock_->Now();
   absl::StatusOr<std::vector<store::IngestOutcome>> outcomes =
-      records_.Stage(records, clock_->Now(), &write);
+      records_.Stage(records, now, &write);
   absl::Status committed = outcomes.status();
+  // New and changed records are linked into SUIs in the same batch, so a
+  // record is never stored without its link.
+  std::vector<std::string> link_keys;
+  std::vector<size_t> link_records;  // index into records
+  absl::StatusOr<std::vector<linker::LinkOutcome>> links;
+  if (committed.ok()) {
+    for (size_t i = 0; i < outcomes->size(); ++i) {
+      if ((*outcomes)[i].result == store::IngestResult::kUnchanged) continue;
+      link_keys.push_back(
+          store::RecordKey(records[i]->source(), records[i]->record_id()));
+      link_records.push_back(i);
+    }
+    std::vector<linker::LinkInput> inputs;
+    inputs.reserve(link_keys.size());
+    for (size_t j = 0; j < link_keys.size(); ++j) {
+      inputs.push_back({link_keys[j], &records[link_records[j]]->identity()});
+    }
+    links = linker_->Link(inputs, now, &write);
+    committed = links.status();
+  }
   if (committed.ok()) committed = store_->Commit(std::move(write));
   if (!committed.ok()) {
     for (absl::StatusOr<v1::IngestAck>& r : results) {
@@ -190,6 +213,24 @@ std::vector<absl::StatusOr<v1::IngestAck>> IngestPipeline::ApplyGroup(
   }
   for (auto& [version, check] : new_key_checks) {
     key_checks_[version] = std::move(check);
+  }
+  for (size_t j = 0; j < link_records.size(); ++j) {
+    v1::IngestAck& ack = *results[record_batch[link_records[j]]];
+    switch ((*links)[j].action) {
+      case linker::LinkAction::kJoined:
+        ack.set_joined(ack.joined() + 1);
+        break;
+      case linker::LinkAction::kNewForReview:
+        ack.set_for_review(ack.for_review() + 1);
+        ack.set_new_suis(ack.new_suis() + 1);
+        break;
+      case linker::LinkAction::kNewSui:
+        ack.set_new_suis(ack.new_suis() + 1);
+        break;
+      case linker::LinkAction::kKept:
+      case linker::LinkAction::kMoved:
+        break;
+    }
   }
   for (size_t i = 0; i < outcomes->size(); ++i) {
     v1::IngestAck& ack = *results[record_batch[i]];

@@ -23,13 +23,23 @@ class IngestPipelineTest : public ::testing::Test {
     auto s = store::Store::Open(options);
     ASSERT_THAT(s, IsOk());
     store_ = *std::move(s);
-    auto p = IngestPipeline::Create(store_.get(), &clock_, PipelineOptions{});
+    auto keys = blocking::KeyGenerator::Create(blocking::BlockingConfig());
+    ASSERT_THAT(keys, IsOk());
+    keys_ = *std::move(keys);
+    index_ = std::make_unique<blocking::BlockingIndex>(store_.get(),
+                                                       keys_.get());
+    linker_ = std::make_unique<linker::Linker>(store_.get(), index_.get(),
+                                               linker::LinkerOptions());
+    auto p = IngestPipeline::Create(store_.get(), linker_.get(), &clock_,
+                                    PipelineOptions{});
     ASSERT_THAT(p, IsOk());
     pipeline_ = *std::move(p);
   }
 
   void Reopen() {
     pipeline_.reset();
+    linker_.reset();
+    index_.reset();
     store_.reset();
     Open();
   }
@@ -47,6 +57,9 @@ class IngestPipelineTest : public ::testing::Test {
   testing::TempDir dir_;
   util::ManualClock clock_{absl::FromUnixSeconds(1790000000)};
   std::unique_ptr<store::Store> store_;
+  std::unique_ptr<blocking::KeyGenerator> keys_;
+  std::unique_ptr<blocking::BlockingIndex> index_;
+  std::unique_ptr<linker::Linker> linker_;
   std::unique_ptr<IngestPipeline> pipeline_;
   testing::TestRecords records_;
   uint64_t seq_ = 0;
@@ -58,6 +71,8 @@ TEST_F(IngestPipelineTest, AcceptsThenCountsResubmissionAsUnchanged) {
   EXPECT_EQ(ack->batch_seq(), seq_);
   EXPECT_EQ(ack->accepted(), 50u);
   EXPECT_EQ(ack->rejected(), 0u);
+  // Every stored record is linked: it joined a SUI or started one.
+  EXPECT_EQ(ack->joined() + ack->new_suis(), 50u);
 
   ack = pipeline_->Apply(Batch("school_census", 0, 50, records_));
   ASSERT_THAT(ack, IsOk());
@@ -128,7 +143,7 @@ TEST_F(IngestPipelineTest,
 }
 
 TEST_F(IngestPipelineTest, RefusesOversizeBatchesWhole) {
-  auto small = IngestPipeline::Create(store_.get(), &clock_,
+  auto small = IngestPipeline::Create(store_.get(), linker_.get(), &clock_,
                                       PipelineOptions{/*max_batch_items=*/4});
   ASSERT_THAT(small, IsOk());
   EXPECT_THAT(

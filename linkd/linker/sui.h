@@ -18,6 +18,10 @@ namespace linkd::linker {
 // A SUI's value. 0 is never a valid SUI.
 class Sui {
  public:
+  // The null SUI (bits 0): never issued, so it never names anyone.
+  Sui() : bits_(0) {}
+  bool valid() const { return bits_ != 0; }
+
   static constexpr uint64_t kMask = (uint64_t{1} << 60) - 1;
 
   // The SUI with these 60 bits; INVALID_ARGUMENT if `bits` is 0 or wider

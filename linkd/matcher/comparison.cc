@@ -24,7 +24,10 @@ constexpr FieldSpec kSpecs[kNumCompareFields] = {
      {"missing", "exact", "transposed", "two_parts", "year_only", "disagree"},
      0x01},
     {"sex", 3, {"missing", "agree", "disagree"}, 0x01},
-    {"postcode", 5, {"missing", "unit", "sector", "district", "disagree"}, 0x01},
+    {"postcode",
+     5,
+     {"missing", "unit", "sector", "district", "disagree"},
+     0x01},
     {"given_name",
      6,
      {"missing", "not_comparable", "high", "low", "below", "swapped"},
@@ -73,8 +76,7 @@ void SetToken(DecodedIdentity* out, TokenSlot slot,
 }
 
 // Both present and equal.
-bool Agree(const DecodedIdentity& a, const DecodedIdentity& b,
-           TokenSlot slot) {
+bool Agree(const DecodedIdentity& a, const DecodedIdentity& b, TokenSlot slot) {
   return a.has(slot) && b.has(slot) && a.token(slot) == b.token(slot);
 }
 bool BothHave(const DecodedIdentity& a, const DecodedIdentity& b,
@@ -143,9 +145,9 @@ absl::Status Decode(const linkd::v1::EncodedIdentity& in,
     const std::string& token = (in.*kTokenFields[i].get)();
     if (token.empty()) continue;
     if (token.size() != crypto::kTokenBytes) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          kTokenFields[i].name, ": token must be ", crypto::kTokenBytes,
-          " bytes, got ", token.size()));
+      return absl::InvalidArgumentError(
+          absl::StrCat(kTokenFields[i].name, ": token must be ",
+                       crypto::kTokenBytes, " bytes, got ", token.size()));
     }
     SetToken(out, static_cast<TokenSlot>(i), token);
   }
@@ -198,8 +200,7 @@ DecodedIdentity Decode(const crypto::EncodedIdentity& in) {
 absl::Status ValidateComparisonOptions(const ComparisonOptions& options) {
   // Written so that NaN fails too.
   if (!(options.name_high_cutoff > 0.0 && options.name_high_cutoff <= 1.0)) {
-    return absl::InvalidArgumentError(
-        "name_high_cutoff: must be in (0, 1]");
+    return absl::InvalidArgumentError("name_high_cutoff: must be in (0, 1]");
   }
   if (!(options.name_low_cutoff > 0.0 &&
         options.name_low_cutoff <= options.name_high_cutoff)) {
@@ -240,7 +241,8 @@ void Compare(const DecodedIdentity& a, const DecodedIdentity& b,
 
   if (BothHave(a, b, TokenSlot::kPostcodeUnit)) {
     PostcodeLevel level = PostcodeLevel::kDisagree;
-    if (a.token(TokenSlot::kPostcodeUnit) == b.token(TokenSlot::kPostcodeUnit)) {
+    if (a.token(TokenSlot::kPostcodeUnit) ==
+        b.token(TokenSlot::kPostcodeUnit)) {
       level = PostcodeLevel::kUnit;
       out->postcode_unit_token = a.token(TokenSlot::kPostcodeUnit);
     } else if (Agree(a, b, TokenSlot::kPostcodeSector)) {

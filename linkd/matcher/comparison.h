@@ -144,8 +144,7 @@ struct DecodedIdentity {
 // INVALID_ARGUMENT naming the field if a token is neither empty nor 32 bytes
 // or a name filter neither empty nor 128 bytes (the message never contains
 // the bytes).
-absl::Status Decode(const linkd::v1::EncodedIdentity& in,
-                    DecodedIdentity* out);
+absl::Status Decode(const linkd::v1::EncodedIdentity& in, DecodedIdentity* out);
 // Decodes an encoder's in-memory result (cannot fail).
 DecodedIdentity Decode(const crypto::EncodedIdentity& in);
 
@@ -171,10 +170,10 @@ struct ComparisonVector {
   // Raw Dice values, NaN where not computed (missing, not comparable, or
   // cross comparisons not needed). For explanation and tuning only: linkd
   // never returns similarity scores through its API.
-  float dice_given = NAN;          // given_a ~ given_b
-  float dice_family = NAN;         // family_a ~ family_b
-  float dice_given_family = NAN;   // given_a ~ family_b
-  float dice_family_given = NAN;   // family_a ~ given_b
+  float dice_given = NAN;         // given_a ~ given_b
+  float dice_family = NAN;        // family_a ~ family_b
+  float dice_given_family = NAN;  // given_a ~ family_b
+  float dice_family_given = NAN;  // family_a ~ given_b
 
   int level(CompareField field) const {
     return levels[static_cast<size_t>(field)];

@@ -104,8 +104,10 @@ TEST(ComparisonTest, SwappedNamesGetTheirOwnLevel) {
   const ComparisonVector v = Cmp(Child(), b);
   EXPECT_EQ(v.level(CompareField::kGivenName), L(NameLevel::kSwapped));
   EXPECT_EQ(v.level(CompareField::kFamilyName), L(NameLevel::kSwapped));
-  EXPECT_TRUE(IsNeutralLevel(CompareField::kFamilyName, L(NameLevel::kSwapped)));
-  EXPECT_FALSE(IsNeutralLevel(CompareField::kGivenName, L(NameLevel::kSwapped)));
+  EXPECT_TRUE(
+      IsNeutralLevel(CompareField::kFamilyName, L(NameLevel::kSwapped)));
+  EXPECT_FALSE(
+      IsNeutralLevel(CompareField::kGivenName, L(NameLevel::kSwapped)));
   EXPECT_LT(v.dice_given, 0.5f);
   EXPECT_FLOAT_EQ(v.dice_given_family, 1.0f);
   EXPECT_FLOAT_EQ(v.dice_family_given, 1.0f);
@@ -195,14 +197,12 @@ TEST(ComparisonTest, DecodeRejectsBadLengthsNamingTheField) {
   DecodedIdentity out;
   linkd::v1::EncodedIdentity bad = proto;
   bad.set_postcode_sector(std::string(31, 'a'));
-  EXPECT_THAT(Decode(bad, &out),
-              StatusIs(absl::StatusCode::kInvalidArgument,
-                       HasSubstr("postcode_sector")));
+  EXPECT_THAT(Decode(bad, &out), StatusIs(absl::StatusCode::kInvalidArgument,
+                                          HasSubstr("postcode_sector")));
   bad = proto;
   bad.set_family_name_bf(std::string(127, 'a'));
-  EXPECT_THAT(Decode(bad, &out),
-              StatusIs(absl::StatusCode::kInvalidArgument,
-                       HasSubstr("family_name_bf")));
+  EXPECT_THAT(Decode(bad, &out), StatusIs(absl::StatusCode::kInvalidArgument,
+                                          HasSubstr("family_name_bf")));
 }
 
 TEST(ComparisonTest, NamesAndLevelsRoundTrip) {

@@ -46,7 +46,9 @@ inline uint32_t Popcount64(uint64_t x) {
 #endif
 }
 
-// "popcnt" or "portable": the popcount this build compiled in.
+// The kernel DiceOneToMany uses on this CPU: "avx512-vpopcntdq" (chosen at
+// run time where the CPU has it), else "popcnt" or "portable" as compiled
+// (the single-pair functions of this header always use the latter).
 const char* DiceKernelName();
 
 // Recomputes filter->popcount from filter->words. `filter` must not be null.
@@ -61,12 +63,20 @@ absl::StatusOr<Filter> FilterFromBytes(absl::string_view bytes);
 Filter FilterFromBloom(const crypto::BloomFilter& bloom);
 
 // popcount(a AND b).
+// Unrolled by hand into four independent sums: -O2 neither unrolls the
+// loop nor breaks the serial add chain, which costs a third of throughput.
 inline uint32_t AndPopcount(const Filter& a, const Filter& b) {
-  uint32_t n = 0;
-  for (size_t i = 0; i < kFilterWords; ++i) {
-    n += Popcount64(a.words[i] & b.words[i]);
-  }
-  return n;
+  const uint64_t* x = a.words;
+  const uint64_t* y = b.words;
+  const uint32_t n0 = Popcount64(x[0] & y[0]) + Popcount64(x[4] & y[4]) +
+                      Popcount64(x[8] & y[8]) + Popcount64(x[12] & y[12]);
+  const uint32_t n1 = Popcount64(x[1] & y[1]) + Popcount64(x[5] & y[5]) +
+                      Popcount64(x[9] & y[9]) + Popcount64(x[13] & y[13]);
+  const uint32_t n2 = Popcount64(x[2] & y[2]) + Popcount64(x[6] & y[6]) +
+                      Popcount64(x[10] & y[10]) + Popcount64(x[14] & y[14]);
+  const uint32_t n3 = Popcount64(x[3] & y[3]) + Popcount64(x[7] & y[7]) +
+                      Popcount64(x[11] & y[11]) + Popcount64(x[15] & y[15]);
+  return (n0 + n1) + (n2 + n3);
 }
 
 // Dice coefficient 2|A&B| / (|A|+|B|) in [0, 1]; 0 when both are empty.
@@ -83,8 +93,8 @@ inline bool DiceAtLeast(const Filter& a, const Filter& b, double threshold) {
   return Dice(a, b) >= threshold;
 }
 
-// One against many: scores[i] = Dice(query, candidates[i]) for every i.
-// `scores` must have room for candidates.size() values.
+// One against many: scores[i] = Dice(query, candidates[i]) for every i,
+// rounded to float. `scores` must have room for candidates.size() values.
 void DiceOneToMany(const Filter& query, absl::Span<const Filter> candidates,
                    float* scores);
 

@@ -188,7 +188,7 @@ absl::Status Model::SetTermFrequencyAdjusted(CompareField field, bool on) {
 }
 
 bool Model::term_frequency_adjusted(CompareField field) const {
-  return field == CompareField::kDob       ? tf_dob_
+  return field == CompareField::kDob        ? tf_dob_
          : field == CompareField::kPostcode ? tf_postcode_
                                             : false;
 }
@@ -228,8 +228,7 @@ absl::Status Model::SetParams(CompareField field, int level, double m,
 // ----------------------------------------------------------------- scoring
 
 double Model::FieldWeightImpl(const ComparisonVector& v, CompareField field,
-                              const TokenFrequencies* tf,
-                              double* tf_u) const {
+                              const TokenFrequencies* tf, double* tf_u) const {
   const int level = v.level(field);
   if (level >= NumLevels(field)) return 0.0;
   if (tf != nullptr) {
@@ -351,9 +350,11 @@ absl::StatusOr<EmResult> Model::EstimateM(
   if (blocked_pairs.empty()) {
     return absl::InvalidArgumentError("blocked_pairs: empty sample");
   }
-  if (options.max_iterations < 1 || !(options.tolerance > 0.0)) {
+  if (options.max_iterations < 1 || !(options.tolerance > 0.0) ||
+      !(options.prior_pairs >= 0.0)) {
     return absl::InvalidArgumentError(
-        "em_options: max_iterations >= 1 and tolerance > 0 required");
+        "em_options: max_iterations >= 1, tolerance > 0 and prior_pairs >= 0 "
+        "required");
   }
   if (options.total_pairs < blocked_pairs.size()) {
     return absl::InvalidArgumentError(
@@ -368,18 +369,21 @@ absl::StatusOr<EmResult> Model::EstimateM(
   uint64_t rule_matches = 0, rule_decidable = 0;
   double rule_counts[kNumCompareFields][kMaxLevels] = {};
   const int agree = static_cast<int>(AgreeLevel::kAgree);
+  const int disagree = static_cast<int>(AgreeLevel::kDisagree);
   for (const ComparisonVector& v : blocked_pairs) {
     if (!ValidLevel(v)) {
       return absl::InvalidArgumentError("blocked_pairs: level out of range");
     }
     ++pattern_counts[Pack(v)];
-    for (size_t f = 0; f < kNumCompareFields; ++f) ++level_pairs[f][v.levels[f]];
+    for (size_t f = 0; f < kNumCompareFields; ++f)
+      ++level_pairs[f][v.levels[f]];
     const int upn = v.level(CompareField::kUpn);
     const int nhs = v.level(CompareField::kNhsNumber);
     if (upn != 0 || nhs != 0) ++rule_decidable;
     if (upn == agree || nhs == agree) {
       ++rule_matches;
-      for (size_t f = 0; f < kNumCompareFields; ++f) rule_counts[f][v.levels[f]]++;
+      for (size_t f = 0; f < kNumCompareFields; ++f)
+        rule_counts[f][v.levels[f]]++;
     }
   }
   std::vector<std::pair<uint32_t, double>> patterns(pattern_counts.begin(),
@@ -417,7 +421,8 @@ absl::StatusOr<EmResult> Model::EstimateM(
       }
       if (total == 0) continue;
       for (int l = 0; l < NumLevels(field); ++l) {
-        if (!IsNeutralLevel(field, l)) m[f][l] = (rule_counts[f][l] + 0.5) / total;
+        if (!IsNeutralLevel(field, l))
+          m[f][l] = (rule_counts[f][l] + 0.5) / total;
       }
       Normalise(field, m[f]);
     }
@@ -429,7 +434,8 @@ absl::StatusOr<EmResult> Model::EstimateM(
   // Natural-log Bayes factors per level, refreshed every iteration.
   double log_u[kNumCompareFields][kMaxLevels] = {};
   for (size_t f = 0; f < kNumCompareFields; ++f) {
-    for (int l = 0; l < kMaxLevels; ++l) log_u[f][l] = std::log(params_[f][l].u);
+    for (int l = 0; l < kMaxLevels; ++l)
+      log_u[f][l] = std::log(params_[f][l].u);
   }
   EmResult result;
   result.pairs = blocked_pairs.size();
@@ -440,19 +446,27 @@ absl::StatusOr<EmResult> Model::EstimateM(
     for (size_t f = 0; f < kNumCompareFields; ++f) {
       const auto field = static_cast<CompareField>(f);
       for (int l = 0; l < NumLevels(field); ++l) {
-        if (!IsNeutralLevel(field, l)) log_bf[f][l] = std::log(m[f][l]) - log_u[f][l];
+        if (!IsNeutralLevel(field, l))
+          log_bf[f][l] = std::log(m[f][l]) - log_u[f][l];
       }
     }
     const double log_prior = std::log(lambda / (1.0 - lambda));
     double acc[kNumCompareFields][kMaxLevels] = {};
     double matches = 0;
     for (const auto& [key, count] : patterns) {
+      if (options.hard_conflicts_are_non_matches &&
+          (Unpack(key, Idx(CompareField::kUpn)) == disagree ||
+           Unpack(key, Idx(CompareField::kNhsNumber)) == disagree)) {
+        continue;  // p = 0
+      }
       double lo = log_prior;
-      for (size_t f = 0; f < kNumCompareFields; ++f) lo += log_bf[f][Unpack(key, f)];
+      for (size_t f = 0; f < kNumCompareFields; ++f)
+        lo += log_bf[f][Unpack(key, f)];
       const double p = 1.0 / (1.0 + std::exp(-lo));
       const double w = p * count;
       matches += w;
-      for (size_t f = 0; f < kNumCompareFields; ++f) acc[f][Unpack(key, f)] += w;
+      for (size_t f = 0; f < kNumCompareFields; ++f)
+        acc[f][Unpack(key, f)] += w;
     }
 
     double delta = 0;
@@ -468,11 +482,22 @@ absl::StatusOr<EmResult> Model::EstimateM(
         }
       }
       if (free_total <= 0) continue;  // no evidence on this field
+      // MAP estimate: observed expected counts plus prior pseudo-pairs.
+      double prior_free = 0;
+      for (int l = 0; l < NumLevels(field); ++l) {
+        if (!IsNeutralLevel(field, l) && !from_prior[f][l]) {
+          prior_free += kPriors[f].m[l];
+        }
+      }
       double next[kMaxLevels] = {};
       for (int l = 0; l < NumLevels(field); ++l) {
         if (IsNeutralLevel(field, l)) continue;
+        const double pseudo =
+            prior_free > 0 ? options.prior_pairs * kPriors[f].m[l] / prior_free
+                           : 0.0;
         next[l] = from_prior[f][l] ? kPriors[f].m[l]
-                                   : (1.0 - held) * acc[f][l] / free_total;
+                                   : (1.0 - held) * (acc[f][l] + pseudo) /
+                                         (free_total + options.prior_pairs);
       }
       Normalise(field, next);
       for (int l = 0; l < NumLevels(field); ++l) {
@@ -564,8 +589,7 @@ absl::StatusOr<Model> Model::FromProto(
   comparison.name_low_cutoff = proto.comparison().name_low_cutoff();
   absl::Status s = ValidateComparisonOptions(comparison);
   if (!s.ok()) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("comparison.", s.message()));
+    return absl::InvalidArgumentError(absl::StrCat("comparison.", s.message()));
   }
   model.comparison_ = comparison;
 
@@ -596,7 +620,8 @@ absl::StatusOr<Model> Model::FromProto(
         return absl::InvalidArgumentError(
             absl::StrCat(where, ".levels: unknown or neutral level"));
       }
-      const std::string lwhere = absl::StrCat(where, ".levels[", lp.level(), "]");
+      const std::string lwhere =
+          absl::StrCat(where, ".levels[", lp.level(), "]");
       if (seen_level[l]) {
         return absl::InvalidArgumentError(absl::StrCat(lwhere, ": repeated"));
       }
@@ -631,9 +656,9 @@ absl::StatusOr<Model> Model::FromProto(
   }
   for (size_t f = 0; f < kNumCompareFields; ++f) {
     if (!seen_field[f]) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "fields: field ", FieldName(static_cast<CompareField>(f)),
-          " missing"));
+      return absl::InvalidArgumentError(
+          absl::StrCat("fields: field ",
+                       FieldName(static_cast<CompareField>(f)), " missing"));
     }
   }
   if (!InOpenUnit(proto.lambda())) {

@@ -95,11 +95,11 @@ struct FieldContribution {
   CompareField field;
   int level = 0;
   absl::string_view level_name;
-  bool neutral = true;      // Bayes factor 1; m and u are then 1
+  bool neutral = true;  // Bayes factor 1; m and u are then 1
   double m = 1.0;
-  double u = 1.0;           // the term frequency when tf_adjusted
+  double u = 1.0;  // the term frequency when tf_adjusted
   bool tf_adjusted = false;
-  double weight = 0.0;      // log2(m / u)
+  double weight = 0.0;  // log2(m / u)
 };
 
 struct Explanation {
@@ -122,6 +122,14 @@ struct EmOptions {
   // from the current m and lambda.
   bool seed_from_rule = true;
   uint64_t min_rule_matches = 20;
+  // Pseudo-pairs of the prior m in each field's M-step (MAP-EM with a
+  // Dirichlet prior): keeps levels the matches never show (a wrong year in
+  // a dob block) from a vanishing m and absurd negative weights.
+  double prior_pairs = 10.0;
+  // The deterministic rule's other half: pairs with a hard conflict
+  // (different UPN or NHS number) are non-matches. Without it, twins (same
+  // dob, surname, postcode) pull m(disagree) of the identifiers up.
+  bool hard_conflicts_are_non_matches = true;
   // Required: the number of record pairs the blocked pairs were drawn from
   // (n(n-1)/2 for n records), so that lambda is a random-pair prior.
   uint64_t total_pairs = 0;

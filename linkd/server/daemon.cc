@@ -16,7 +16,9 @@
 #include "grpcpp/security/server_credentials.h"
 #include "grpcpp/server.h"
 #include "grpcpp/server_builder.h"
+#include "linkd/blocking/blocking_index.h"
 #include "linkd/ingest/ingest_pipeline.h"
+#include "linkd/linker/linker.h"
 #include "linkd/server/admin_service.h"
 #include "linkd/server/ingest_service.h"
 #include "linkd/store/record_store.h"
@@ -113,6 +115,9 @@ struct Daemon::State {
   std::string address;
   std::unique_ptr<store::Store> store;
   std::unique_ptr<store::RecordStore> records;
+  std::unique_ptr<blocking::KeyGenerator> blocking_keys;
+  std::unique_ptr<blocking::BlockingIndex> blocking_index;
+  std::unique_ptr<linker::Linker> linker;
   std::unique_ptr<ingest::IngestPipeline> pipeline;
   std::unique_ptr<IngestServiceImpl> ingest_service;
   std::unique_ptr<AdminServiceImpl> admin_service;
@@ -139,11 +144,19 @@ absl::StatusOr<std::unique_ptr<Daemon>> Daemon::Start(DaemonOptions options) {
   store_options.block_cache_mib = options.block_cache_mib;
   LINKD_ASSIGN_OR_RETURN(state->store, store::Store::Open(store_options));
   state->records = std::make_unique<store::RecordStore>(state->store.get());
+  LINKD_ASSIGN_OR_RETURN(state->blocking_keys, blocking::KeyGenerator::Create(
+                                                   blocking::BlockingConfig()));
+  state->blocking_index = std::make_unique<blocking::BlockingIndex>(
+      state->store.get(), state->blocking_keys.get());
+  state->linker = std::make_unique<linker::Linker>(
+      state->store.get(), state->blocking_index.get(), linker::LinkerOptions());
+  LINKD_RETURN_IF_ERROR(state->linker->LoadSavedModel());
   ingest::PipelineOptions pipeline_options;
   pipeline_options.max_batch_items = options.max_batch_items;
-  LINKD_ASSIGN_OR_RETURN(state->pipeline, ingest::IngestPipeline::Create(
-                                              state->store.get(), options.clock,
-                                              pipeline_options));
+  LINKD_ASSIGN_OR_RETURN(
+      state->pipeline,
+      ingest::IngestPipeline::Create(state->store.get(), state->linker.get(),
+                                     options.clock, pipeline_options));
   state->ingest_service =
       std::make_unique<IngestServiceImpl>(state->pipeline.get());
   state->admin_service =
@@ -190,6 +203,8 @@ void Daemon::Shutdown() {
   state_->server->Wait();
   state_->server.reset();
   state_->pipeline.reset();  // applies every queued batch, then joins
+  state_->linker.reset();
+  state_->blocking_index.reset();
   state_->records.reset();
   state_->store.reset();
 }

@@ -106,7 +106,8 @@ std::vector<Pair> BlockedPairs(const std::vector<TruthRecord>& records,
                      (d.token(TokenSlot::kBirthYear) * 0x9E3779B97F4A7C15ULL)}]
           .push_back(i);
     }
-    if (d.has(TokenSlot::kUpn)) blocks[{3, d.token(TokenSlot::kUpn)}].push_back(i);
+    if (d.has(TokenSlot::kUpn))
+      blocks[{3, d.token(TokenSlot::kUpn)}].push_back(i);
     if (d.has(TokenSlot::kNhsNumber)) {
       blocks[{4, d.token(TokenSlot::kNhsNumber)}].push_back(i);
     }
@@ -127,8 +128,8 @@ std::vector<Pair> BlockedPairs(const std::vector<TruthRecord>& records,
   return pairs;
 }
 
-std::vector<Pair> RandomPairs(const std::vector<TruthRecord>& records,
-                              size_t n, uint64_t seed) {
+std::vector<Pair> RandomPairs(const std::vector<TruthRecord>& records, size_t n,
+                              uint64_t seed) {
   synth::Rng rng(seed);
   std::vector<Pair> pairs;
   if (records.size() < 2) return pairs;

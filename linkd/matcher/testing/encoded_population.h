@@ -53,8 +53,8 @@ std::vector<Pair> BlockedPairs(const std::vector<TruthRecord>& records,
                                size_t max_block = 200);
 
 // `n` uniformly random pairs of distinct records.
-std::vector<Pair> RandomPairs(const std::vector<TruthRecord>& records,
-                              size_t n, uint64_t seed);
+std::vector<Pair> RandomPairs(const std::vector<TruthRecord>& records, size_t n,
+                              uint64_t seed);
 
 // `n` random pairs of distinct records with the same dob_unordered token
 // (name filters comparable), drawn block by block in proportion to block

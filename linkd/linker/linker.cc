@@ -1,0 +1,830 @@
+#include "linkd/linker/linker.h"
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+#include <map>
+#include <utility>
+
+#include "absl/container/flat_hash_map.h"
+#include "absl/container/flat_hash_set.h"
+#include "absl/strings/str_cat.h"
+#include "linkd/matcher/comparison.h"
+#include "linkd/store/key_codec.h"
+#include "linkd/store/record_store.h"
+#include "linkd/util/status_macros.h"
+
+namespace linkd::linker {
+namespace {
+
+using store::Cf;
+using store::KeyBuilder;
+using store::v1::ReviewTask;
+using store::v1::SuiInfo;
+
+constexpr uint8_t kTagLink = 1;
+constexpr uint8_t kTagMember = 2;
+constexpr uint8_t kTagSui = 3;
+constexpr uint8_t kTagReview = 4;
+// First component of the linker's counters in Cf::kStats (records use 1,
+// blocking 0x42).
+constexpr uint8_t kCounterTag = 0x4C;
+constexpr std::string_view kActiveSuis = "active_suis";
+constexpr std::string_view kOpenReviews = "open_reviews";
+constexpr std::string_view kReviewSeq = "review_seq";
+
+constexpr double kNoCandidate = -std::numeric_limits<double>::infinity();
+
+std::string LinkKey(std::string_view record_key) {
+  return KeyBuilder().AddU8(kTagLink).AddString(record_key).key();
+}
+std::string MemberPrefix(Sui sui) {
+  return KeyBuilder().AddU8(kTagMember).AddU64(sui.bits()).key();
+}
+std::string MemberKey(Sui sui, std::string_view record_key) {
+  return KeyBuilder()
+      .AddU8(kTagMember)
+      .AddU64(sui.bits())
+      .AddString(record_key)
+      .key();
+}
+std::string SuiKey(Sui sui) {
+  return KeyBuilder().AddU8(kTagSui).AddU64(sui.bits()).key();
+}
+std::string ReviewKey(uint64_t id) {
+  return KeyBuilder().AddU8(kTagReview).AddU64(id).key();
+}
+std::string ModelKey() { return KeyBuilder().AddString("current").key(); }
+
+std::string CounterKey(std::string_view name) {
+  return KeyBuilder().AddU8(kCounterTag).AddString(name).key();
+}
+
+std::string EncodeSui(Sui sui) {
+  std::string out(8, '\0');
+  uint64_t v = sui.bits();
+  for (int i = 7; i >= 0; --i) {
+    out[i] = static_cast<char>(v & 0xff);
+    v >>= 8;
+  }
+  return out;
+}
+
+absl::StatusOr<Sui> DecodeSui(std::string_view bytes) {
+  if (bytes.size() != 8) {
+    return absl::DataLossError("links: malformed SUI value");
+  }
+  uint64_t v = 0;
+  for (char c : bytes) v = (v << 8) | static_cast<uint8_t>(c);
+  absl::StatusOr<Sui> sui = Sui::FromBits(v);
+  if (!sui.ok()) return absl::DataLossError("links: malformed SUI value");
+  return sui;
+}
+
+bool Contains(const google::protobuf::RepeatedField<uint64_t>& list,
+              uint64_t v) {
+  return std::find(list.begin(), list.end(), v) != list.end();
+}
+
+void AddUnique(google::protobuf::RepeatedField<uint64_t>* list, uint64_t v) {
+  if (!Contains(*list, v)) list->Add(v);
+}
+
+// True if a record with these identifiers cannot belong to `info`: both
+// have a UPN (or an NHS number) and the SUI has none equal to the record's.
+bool IdentifierConflict(const SuiInfo& info,
+                        const matcher::DecodedIdentity& d) {
+  if (d.has(matcher::TokenSlot::kUpn) && info.upn_fingerprints_size() > 0 &&
+      !Contains(info.upn_fingerprints(), d.token(matcher::TokenSlot::kUpn))) {
+    return true;
+  }
+  return d.has(matcher::TokenSlot::kNhsNumber) &&
+         info.nhs_fingerprints_size() > 0 &&
+         !Contains(info.nhs_fingerprints(),
+                   d.token(matcher::TokenSlot::kNhsNumber));
+}
+
+// True if two SUIs may become one: no identifier of one contradicts the
+// other's, and no reviewer said they are different people.
+bool Compatible(const SuiInfo& a, uint64_t a_bits, const SuiInfo& b,
+                uint64_t b_bits) {
+  auto disjoint = [](const google::protobuf::RepeatedField<uint64_t>& x,
+                     const google::protobuf::RepeatedField<uint64_t>& y) {
+    if (x.empty() || y.empty()) return false;
+    for (uint64_t v : x) {
+      if (Contains(y, v)) return false;
+    }
+    return true;
+  };
+  if (disjoint(a.upn_fingerprints(), b.upn_fingerprints())) return false;
+  if (disjoint(a.nhs_fingerprints(), b.nhs_fingerprints())) return false;
+  return !Contains(a.not_same(), b_bits) && !Contains(b.not_same(), a_bits);
+}
+
+}  // namespace
+
+// Decoded identities of committed records (never of uncommitted ones, so a
+// dropped batch cannot leave stale entries). Writer only.
+struct Linker::Cache {
+  absl::flat_hash_map<std::string, matcher::DecodedIdentity> identities;
+};
+
+// The state of one Link or Decide call: what this batch has changed so far,
+// overlaid on the committed state, so that each record sees the ones before
+// it. Everything is written to the batch as it is decided, except SUI
+// records and counters, written once by Finish().
+class Linker::Run {
+ public:
+  Run(Linker* linker, const matcher::Model* model, absl::Time now,
+      store::WriteBatch* batch)
+      : l_(linker),
+        model_(model),
+        now_micros_(absl::ToUnixMicros(now)),
+        batch_(batch) {}
+
+  absl::StatusOr<LinkOutcome> LinkOne(const LinkInput& in);
+  absl::StatusOr<ReviewTask> Decide(uint64_t id, bool same,
+                                    std::string_view by,
+                                    std::string_view reason);
+  absl::Status Finish();
+
+ private:
+  struct Group {
+    double best = kNoCandidate;
+    std::string best_record;
+    bool conflict = false;
+  };
+
+  absl::StatusOr<std::optional<Sui>> SuiOf(std::string_view record_key);
+  absl::StatusOr<SuiInfo*> Info(Sui sui);
+  absl::Status LoadIdentities(const std::vector<std::string>& keys);
+  absl::StatusOr<const matcher::DecodedIdentity*> Decoded(
+      const std::string& record_key);
+  absl::StatusOr<std::vector<std::string>> Members(Sui sui);
+  absl::StatusOr<Sui> NewSui();
+  absl::Status Assign(std::string_view record_key,
+                      const matcher::DecodedIdentity& d, Sui sui);
+  absl::Status Unassign(std::string_view record_key, Sui sui);
+  absl::Status Merge(Sui from, Sui into, std::string_view reason);
+  absl::StatusOr<uint64_t> OpenReview(std::string_view record_key,
+                                      const std::string& candidate, Sui mine,
+                                      Sui theirs, double weight);
+  void AddToOverlayBlocks(std::string_view record_key,
+                          const std::vector<blocking::BlockingKey>& keys);
+
+  Linker* const l_;
+  const matcher::Model* const model_;
+  const int64_t now_micros_;
+  store::WriteBatch* const batch_;
+
+  // Overlay of this call.
+  absl::flat_hash_map<std::string, std::optional<Sui>> sui_of_;
+  absl::flat_hash_map<std::string, v1::EncodedIdentity> identity_;
+  absl::flat_hash_map<std::string, matcher::DecodedIdentity> decoded_;
+  std::map<uint64_t, SuiInfo> suis_;  // loaded; written back if dirty
+  absl::flat_hash_set<uint64_t> dirty_;
+  absl::flat_hash_map<uint64_t, absl::flat_hash_set<std::string>> added_;
+  absl::flat_hash_map<uint64_t, absl::flat_hash_set<std::string>> removed_;
+  std::map<blocking::BlockingKey, std::vector<std::string>> blocks_;
+  absl::flat_hash_map<std::string, std::vector<blocking::BlockingKey>> keys_;
+  int64_t active_delta_ = 0;
+  int64_t open_delta_ = 0;
+  int64_t reviews_issued_ = 0;
+  std::optional<uint64_t> review_seq_;
+};
+
+absl::StatusOr<std::optional<Sui>> Linker::Run::SuiOf(
+    std::string_view record_key) {
+  const std::string key(record_key);
+  if (auto it = sui_of_.find(key); it != sui_of_.end()) return it->second;
+  LINKD_ASSIGN_OR_RETURN(std::optional<std::string> v,
+                         l_->store_->Get(Cf::kLinks, LinkKey(record_key)));
+  std::optional<Sui> sui;
+  if (v.has_value()) {
+    LINKD_ASSIGN_OR_RETURN(sui, DecodeSui(*v));
+  }
+  sui_of_[key] = sui;
+  return sui;
+}
+
+absl::StatusOr<SuiInfo*> Linker::Run::Info(Sui sui) {
+  if (auto it = suis_.find(sui.bits()); it != suis_.end()) return &it->second;
+  LINKD_ASSIGN_OR_RETURN(std::optional<std::string> v,
+                         l_->store_->Get(Cf::kLinks, SuiKey(sui)));
+  if (!v.has_value()) {
+    return absl::NotFoundError(
+        absl::StrCat("sui ", sui.ToString(), ": never issued"));
+  }
+  SuiInfo& info = suis_[sui.bits()];
+  if (!info.ParseFromString(*v)) {
+    return absl::DataLossError("links: malformed SUI record");
+  }
+  return &info;
+}
+
+absl::Status Linker::Run::LoadIdentities(const std::vector<std::string>& keys) {
+  std::vector<std::string> missing;
+  for (const std::string& k : keys) {
+    if (!decoded_.contains(k) && !l_->cache_->identities.contains(k)) {
+      missing.push_back(k);
+    }
+  }
+  if (missing.empty()) return absl::OkStatus();
+  LINKD_ASSIGN_OR_RETURN(std::vector<std::optional<std::string>> values,
+                         l_->store_->MultiGet(Cf::kRecords, missing));
+  auto& cache = l_->cache_->identities;
+  if (cache.size() + missing.size() > l_->options_.identity_cache_entries) {
+    cache.clear();  // crude but bounded; the block cache still helps
+  }
+  store::StoredRecord stored;
+  for (size_t i = 0; i < missing.size(); ++i) {
+    if (!values[i].has_value()) continue;  // indexed but gone: skip it
+    if (!stored.ParseFromString(*values[i])) {
+      return absl::DataLossError("records: malformed stored record");
+    }
+    matcher::DecodedIdentity d;
+    LINKD_RETURN_IF_ERROR(matcher::Decode(stored.identity(), &d));
+    cache.emplace(missing[i], d);
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<const matcher::DecodedIdentity*> Linker::Run::Decoded(
+    const std::string& record_key) {
+  if (auto it = decoded_.find(record_key); it != decoded_.end()) {
+    return &it->second;
+  }
+  auto& cache = l_->cache_->identities;
+  if (auto it = cache.find(record_key); it != cache.end()) return &it->second;
+  LINKD_RETURN_IF_ERROR(LoadIdentities({record_key}));
+  if (auto it = cache.find(record_key); it != cache.end()) return &it->second;
+  return nullptr;
+}
+
+absl::StatusOr<std::vector<std::string>> Linker::Run::Members(Sui sui) {
+  std::vector<std::string> members;
+  const auto& removed = removed_[sui.bits()];
+  const std::string prefix = MemberPrefix(sui);
+  LINKD_RETURN_IF_ERROR(l_->store_->ScanPrefix(
+      Cf::kLinks, prefix,
+      [&](std::string_view key, std::string_view) -> absl::StatusOr<bool> {
+        LINKD_ASSIGN_OR_RETURN(store::KeyReader r,
+                               store::KeyReader::Create(key));
+        LINKD_RETURN_IF_ERROR(r.ReadU8().status());
+        LINKD_RETURN_IF_ERROR(r.ReadU64().status());
+        LINKD_ASSIGN_OR_RETURN(std::string_view record, r.ReadString());
+        std::string k(record);
+        if (!removed.contains(k)) members.push_back(std::move(k));
+        return true;
+      }));
+  for (const std::string& k : added_[sui.bits()]) {
+    if (!removed.contains(k) &&
+        std::find(members.begin(), members.end(), k) == members.end()) {
+      members.push_back(k);
+    }
+  }
+  return members;
+}
+
+absl::StatusOr<Sui> Linker::Run::NewSui() {
+  for (;;) {
+    const Sui sui = Sui::Random();
+    absl::StatusOr<SuiInfo*> existing = Info(sui);
+    if (existing.ok()) continue;  // issued before: SUIs are never reused
+    if (!absl::IsNotFound(existing.status())) return existing.status();
+    SuiInfo& info = suis_[sui.bits()];
+    info.set_state(SuiInfo::STATE_ACTIVE);
+    info.set_created_micros(now_micros_);
+    dirty_.insert(sui.bits());
+    ++active_delta_;
+    return sui;
+  }
+}
+
+absl::Status Linker::Run::Assign(std::string_view record_key,
+                                 const matcher::DecodedIdentity& d, Sui sui) {
+  LINKD_ASSIGN_OR_RETURN(SuiInfo * info, Info(sui));
+  const std::string key(record_key);
+  batch_->Put(Cf::kLinks, LinkKey(record_key), EncodeSui(sui));
+  batch_->Put(Cf::kLinks, MemberKey(sui, record_key), "");
+  sui_of_[key] = sui;
+  removed_[sui.bits()].erase(key);
+  added_[sui.bits()].insert(key);
+  info->set_members(info->members() + 1);
+  if (d.has(matcher::TokenSlot::kUpn)) {
+    AddUnique(info->mutable_upn_fingerprints(),
+              d.token(matcher::TokenSlot::kUpn));
+  }
+  if (d.has(matcher::TokenSlot::kNhsNumber)) {
+    AddUnique(info->mutable_nhs_fingerprints(),
+              d.token(matcher::TokenSlot::kNhsNumber));
+  }
+  dirty_.insert(sui.bits());
+  return absl::OkStatus();
+}
+
+absl::Status Linker::Run::Unassign(std::string_view record_key, Sui sui) {
+  LINKD_ASSIGN_OR_RETURN(SuiInfo * info, Info(sui));
+  const std::string key(record_key);
+  batch_->Delete(Cf::kLinks, MemberKey(sui, record_key));
+  added_[sui.bits()].erase(key);
+  removed_[sui.bits()].insert(key);
+  info->set_members(info->members() > 0 ? info->members() - 1 : 0);
+  dirty_.insert(sui.bits());
+  return absl::OkStatus();
+}
+
+absl::Status Linker::Run::Merge(Sui from, Sui into, std::string_view reason) {
+  LINKD_ASSIGN_OR_RETURN(std::vector<std::string> members, Members(from));
+  LINKD_RETURN_IF_ERROR(LoadIdentities(members));
+  for (const std::string& m : members) {
+    LINKD_ASSIGN_OR_RETURN(const matcher::DecodedIdentity* d, Decoded(m));
+    LINKD_RETURN_IF_ERROR(Unassign(m, from));
+    if (d != nullptr) {
+      LINKD_RETURN_IF_ERROR(Assign(m, *d, into));
+    }
+  }
+  LINKD_ASSIGN_OR_RETURN(SuiInfo * src, Info(from));
+  LINKD_ASSIGN_OR_RETURN(SuiInfo * dst, Info(into));
+  for (uint64_t v : src->not_same()) AddUnique(dst->mutable_not_same(), v);
+  for (uint64_t v : src->upn_fingerprints()) {
+    AddUnique(dst->mutable_upn_fingerprints(), v);
+  }
+  for (uint64_t v : src->nhs_fingerprints()) {
+    AddUnique(dst->mutable_nhs_fingerprints(), v);
+  }
+  src->set_state(SuiInfo::STATE_RETIRED);
+  src->set_retired_micros(now_micros_);
+  src->clear_successors();
+  src->add_successors(into.bits());
+  src->set_retired_reason(std::string(reason));
+  src->set_members(0);
+  dirty_.insert(from.bits());
+  dirty_.insert(into.bits());
+  --active_delta_;
+  return absl::OkStatus();
+}
+
+absl::StatusOr<uint64_t> Linker::Run::OpenReview(std::string_view record_key,
+                                                 const std::string& candidate,
+                                                 Sui mine, Sui theirs,
+                                                 double weight) {
+  if (!review_seq_.has_value()) {
+    LINKD_ASSIGN_OR_RETURN(int64_t seq, l_->store_->GetCounter(
+                                            Cf::kStats, CounterKey(kReviewSeq)));
+    review_seq_ = static_cast<uint64_t>(seq);
+  }
+  const uint64_t id = ++*review_seq_;
+  ReviewTask task;
+  task.set_id(id);
+  task.set_state(ReviewTask::STATE_OPEN);
+  task.set_record_key(std::string(record_key));
+  task.set_candidate_record_key(candidate);
+  task.set_record_sui(mine.bits());
+  task.set_candidate_sui(theirs.bits());
+  task.set_match_weight(weight);
+  task.set_created_micros(now_micros_);
+  batch_->Put(Cf::kLinks, ReviewKey(id), task.SerializeAsString());
+  ++open_delta_;
+  ++reviews_issued_;
+  return id;
+}
+
+void Linker::Run::AddToOverlayBlocks(
+    std::string_view record_key,
+    const std::vector<blocking::BlockingKey>& keys) {
+  const std::string key(record_key);
+  if (auto old = keys_.find(key); old != keys_.end()) {
+    for (const blocking::BlockingKey& k : old->second) {
+      auto& v = blocks_[k];
+      v.erase(std::remove(v.begin(), v.end(), key), v.end());
+    }
+  }
+  for (const blocking::BlockingKey& k : keys) blocks_[k].push_back(key);
+  keys_[key] = keys;
+}
+
+absl::StatusOr<LinkOutcome> Linker::Run::LinkOne(const LinkInput& in) {
+  const std::string record_key(in.record_key);
+  matcher::DecodedIdentity d;
+  LINKD_RETURN_IF_ERROR(matcher::Decode(*in.identity, &d));
+
+  // Index: add, or move from the identity it was indexed with.
+  LINKD_ASSIGN_OR_RETURN(std::optional<Sui> prev, SuiOf(record_key));
+  if (prev.has_value()) {
+    const v1::EncodedIdentity* old = nullptr;
+    store::StoredRecord stored;
+    if (auto it = identity_.find(record_key); it != identity_.end()) {
+      old = &it->second;
+    } else {
+      LINKD_ASSIGN_OR_RETURN(
+          std::optional<std::string> v,
+          l_->store_->Get(Cf::kRecords, std::string(record_key)));
+      if (v.has_value() && stored.ParseFromString(*v)) {
+        old = &stored.identity();
+      }
+    }
+    if (old != nullptr) {
+      LINKD_RETURN_IF_ERROR(
+          l_->index_->Update(record_key, *old, *in.identity, batch_));
+    } else {
+      LINKD_RETURN_IF_ERROR(l_->index_->Add(record_key, *in.identity, batch_));
+    }
+  } else {
+    LINKD_RETURN_IF_ERROR(l_->index_->Add(record_key, *in.identity, batch_));
+  }
+  identity_[record_key] = *in.identity;
+  decoded_[record_key] = d;
+  l_->cache_->identities.erase(record_key);
+
+  // Candidates: the committed index plus this call's earlier records.
+  std::vector<blocking::BlockingKey> keys;
+  l_->index_->keys()->Keys(*in.identity, &keys);
+  LINKD_ASSIGN_OR_RETURN(
+      blocking::CandidateResult committed,
+      l_->index_->CandidatesForKeys(keys, l_->options_.candidates,
+                                    record_key));
+  absl::flat_hash_set<std::string> seen;
+  std::vector<std::string> candidates;
+  for (blocking::Candidate& c : committed.candidates) {
+    if (seen.insert(c.record_key).second) {
+      candidates.push_back(std::move(c.record_key));
+    }
+  }
+  for (const blocking::BlockingKey& k : keys) {
+    auto it = blocks_.find(k);
+    if (it == blocks_.end()) continue;
+    for (const std::string& other : it->second) {
+      if (other != record_key && seen.insert(other).second) {
+        candidates.push_back(other);
+      }
+    }
+  }
+  AddToOverlayBlocks(record_key, keys);
+  LINKD_RETURN_IF_ERROR(LoadIdentities(candidates));
+
+  // Score candidates and group them by SUI.
+  std::map<uint64_t, Group> groups;
+  matcher::ComparisonVector v;
+  for (const std::string& c : candidates) {
+    LINKD_ASSIGN_OR_RETURN(const matcher::DecodedIdentity* dc, Decoded(c));
+    if (dc == nullptr) continue;
+    LINKD_ASSIGN_OR_RETURN(std::optional<Sui> sc, SuiOf(c));
+    if (!sc.has_value()) continue;
+    matcher::Compare(d, *dc, model_->comparison(), &v);
+    const double w = model_->MatchWeight(v);
+    Group& g = groups[sc->bits()];
+    g.conflict = g.conflict || v.hard_conflict();
+    if (w > g.best) {
+      g.best = w;
+      g.best_record = c;
+    }
+  }
+  const SuiInfo* prev_info = nullptr;
+  if (prev.has_value()) {
+    LINKD_ASSIGN_OR_RETURN(SuiInfo * p, Info(*prev));
+    prev_info = p;
+  }
+  // Eligible SUIs, best first.
+  std::vector<std::pair<double, uint64_t>> ranked;
+  for (auto& [bits, g] : groups) {
+    if (g.conflict) continue;
+    LINKD_ASSIGN_OR_RETURN(Sui s, Sui::FromBits(bits));
+    LINKD_ASSIGN_OR_RETURN(SuiInfo * info, Info(s));
+    if (info->state() != SuiInfo::STATE_ACTIVE) continue;
+    const bool own = prev.has_value() && *prev == s;
+    if (!own && IdentifierConflict(*info, d)) continue;
+    if (!own && prev_info != nullptr && !Compatible(*prev_info, prev->bits(),
+                                                    *info, bits)) {
+      continue;
+    }
+    ranked.emplace_back(g.best, bits);
+  }
+  std::sort(ranked.rbegin(), ranked.rend());
+
+  const double upper = model_->upper_threshold();
+  const double lower = model_->lower_threshold();
+  LinkOutcome out;
+  out.best_weight = ranked.empty() ? kNoCandidate : ranked.front().first;
+
+  if (prev.has_value()) {
+    // An update: stay unless the record no longer belongs.
+    double own_weight = kNoCandidate;
+    for (const auto& [w, bits] : ranked) {
+      if (bits == prev->bits()) own_weight = w;
+    }
+    LINKD_ASSIGN_OR_RETURN(std::vector<std::string> members, Members(*prev));
+    const bool alone = members.size() <= 1;
+    if (!alone && own_weight >= lower) {
+      out.action = LinkAction::kKept;
+      out.sui = *prev;
+      return out;
+    }
+    const bool better_elsewhere = !ranked.empty() &&
+                                  ranked.front().second != prev->bits() &&
+                                  ranked.front().first >= upper;
+    if (alone && !better_elsewhere) {
+      out.action = LinkAction::kKept;
+      out.sui = *prev;
+      return out;
+    }
+    LINKD_RETURN_IF_ERROR(Unassign(record_key, *prev));
+    if (alone) {  // the SUI now has no record: it resolves to the new one
+      LINKD_ASSIGN_OR_RETURN(Sui target, Sui::FromBits(ranked.front().second));
+      LINKD_RETURN_IF_ERROR(Assign(record_key, d, target));
+      LINKD_ASSIGN_OR_RETURN(SuiInfo * info, Info(*prev));
+      info->set_state(SuiInfo::STATE_RETIRED);
+      info->set_retired_micros(now_micros_);
+      info->clear_successors();
+      info->add_successors(target.bits());
+      info->set_retired_reason("its only record was updated and relinked");
+      --active_delta_;
+      out.action = LinkAction::kMoved;
+      out.sui = target;
+      out.merged.push_back(*prev);
+      return out;
+    }
+    // Leaves a SUI that keeps its other records: link afresh below.
+    ranked.erase(std::remove_if(ranked.begin(), ranked.end(),
+                                [&](const auto& r) {
+                                  return r.second == prev->bits();
+                                }),
+                 ranked.end());
+    out.best_weight = ranked.empty() ? kNoCandidate : ranked.front().first;
+  }
+
+  const bool moved = prev.has_value();
+  if (!ranked.empty() && ranked.front().first >= upper) {
+    LINKD_ASSIGN_OR_RETURN(Sui target, Sui::FromBits(ranked.front().second));
+    LINKD_RETURN_IF_ERROR(Assign(record_key, d, target));
+    out.action = moved ? LinkAction::kMoved : LinkAction::kJoined;
+    out.sui = target;
+    // Bridge: merge other SUIs this record matches with a clear margin.
+    if (ranked.front().first >= upper + l_->options_.merge_margin_bits) {
+      for (size_t i = 1; i < ranked.size(); ++i) {
+        if (ranked[i].first < upper + l_->options_.merge_margin_bits) break;
+        LINKD_ASSIGN_OR_RETURN(Sui other, Sui::FromBits(ranked[i].second));
+        LINKD_ASSIGN_OR_RETURN(SuiInfo * a, Info(target));
+        LINKD_ASSIGN_OR_RETURN(SuiInfo * b, Info(other));
+        if (b->state() != SuiInfo::STATE_ACTIVE ||
+            !Compatible(*a, target.bits(), *b, other.bits())) {
+          continue;
+        }
+        LINKD_RETURN_IF_ERROR(
+            Merge(other, target, "merged: a record matched both"));
+        out.merged.push_back(other);
+      }
+    }
+    return out;
+  }
+  LINKD_ASSIGN_OR_RETURN(Sui fresh, NewSui());
+  LINKD_RETURN_IF_ERROR(Assign(record_key, d, fresh));
+  out.sui = fresh;
+  out.action = moved ? LinkAction::kMoved : LinkAction::kNewSui;
+  if (!ranked.empty() && ranked.front().first >= lower) {
+    LINKD_ASSIGN_OR_RETURN(Sui theirs, Sui::FromBits(ranked.front().second));
+    LINKD_ASSIGN_OR_RETURN(
+        out.review_id,
+        OpenReview(record_key, groups[theirs.bits()].best_record, fresh,
+                   theirs, ranked.front().first));
+    if (!moved) out.action = LinkAction::kNewForReview;
+  }
+  return out;
+}
+
+absl::StatusOr<ReviewTask> Linker::Run::Decide(uint64_t id, bool same,
+                                               std::string_view by,
+                                               std::string_view reason) {
+  LINKD_ASSIGN_OR_RETURN(std::optional<std::string> v,
+                         l_->store_->Get(Cf::kLinks, ReviewKey(id)));
+  if (!v.has_value()) {
+    return absl::NotFoundError(absl::StrCat("review ", id, ": no such task"));
+  }
+  ReviewTask task;
+  if (!task.ParseFromString(*v)) {
+    return absl::DataLossError("links: malformed review task");
+  }
+  if (task.state() != ReviewTask::STATE_OPEN) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("review ", id, ": already decided"));
+  }
+  // The records may have moved since the task was opened: decide on the
+  // SUIs they belong to now.
+  LINKD_ASSIGN_OR_RETURN(std::optional<Sui> mine, SuiOf(task.record_key()));
+  LINKD_ASSIGN_OR_RETURN(std::optional<Sui> theirs,
+                         SuiOf(task.candidate_record_key()));
+  if (!mine.has_value() || !theirs.has_value()) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("review ", id, ": a record is no longer linked"));
+  }
+  if (*mine != *theirs) {
+    LINKD_ASSIGN_OR_RETURN(SuiInfo * a, Info(*mine));
+    LINKD_ASSIGN_OR_RETURN(SuiInfo * b, Info(*theirs));
+    if (same) {
+      if (!Compatible(*a, mine->bits(), *b, theirs->bits())) {
+        return absl::FailedPreconditionError(absl::StrCat(
+            "review ", id,
+            ": the SUIs hold different UPNs or NHS numbers, or were decided "
+            "to be different people"));
+      }
+      LINKD_RETURN_IF_ERROR(
+          Merge(*mine, *theirs, absl::StrCat("merged by review ", id)));
+    } else {
+      AddUnique(a->mutable_not_same(), theirs->bits());
+      AddUnique(b->mutable_not_same(), mine->bits());
+      dirty_.insert(mine->bits());
+      dirty_.insert(theirs->bits());
+    }
+  }
+  task.set_state(same ? ReviewTask::STATE_SAME : ReviewTask::STATE_NOT_SAME);
+  task.set_decided_micros(now_micros_);
+  task.set_decided_by(std::string(by));
+  task.set_reason(std::string(reason));
+  batch_->Put(Cf::kLinks, ReviewKey(id), task.SerializeAsString());
+  --open_delta_;
+  return task;
+}
+
+absl::Status Linker::Run::Finish() {
+  for (uint64_t bits : dirty_) {
+    LINKD_ASSIGN_OR_RETURN(Sui sui, Sui::FromBits(bits));
+    batch_->Put(Cf::kLinks, SuiKey(sui), suis_[bits].SerializeAsString());
+  }
+  if (active_delta_ != 0) {
+    batch_->AddToCounter(Cf::kStats, CounterKey(kActiveSuis), active_delta_);
+  }
+  if (open_delta_ != 0) {
+    batch_->AddToCounter(Cf::kStats, CounterKey(kOpenReviews), open_delta_);
+  }
+  if (reviews_issued_ != 0) {
+    batch_->AddToCounter(Cf::kStats, CounterKey(kReviewSeq), reviews_issued_);
+  }
+  return absl::OkStatus();
+}
+
+Linker::Linker(store::Store* store, const blocking::BlockingIndex* index,
+               LinkerOptions options)
+    : store_(store),
+      index_(index),
+      options_(options),
+      model_(std::make_shared<matcher::Model>()),
+      cache_(std::make_unique<Cache>()) {}
+
+Linker::~Linker() = default;
+
+void Linker::SetModel(std::shared_ptr<const matcher::Model> model) {
+  absl::MutexLock lock(&model_mu_);
+  model_ = std::move(model);
+}
+
+std::shared_ptr<const matcher::Model> Linker::model() const {
+  absl::MutexLock lock(&model_mu_);
+  return model_;
+}
+
+absl::Status Linker::LoadSavedModel() {
+  LINKD_ASSIGN_OR_RETURN(std::optional<std::string> v,
+                         store_->Get(Cf::kModel, ModelKey()));
+  if (!v.has_value()) return absl::OkStatus();
+  store::v1::LinkageModel proto;
+  if (!proto.ParseFromString(*v)) {
+    return absl::DataLossError("model: the saved linkage model is malformed");
+  }
+  absl::StatusOr<matcher::Model> model = matcher::Model::FromProto(proto);
+  if (!model.ok()) {
+    return absl::DataLossError(absl::StrCat(
+        "model: the saved linkage model is invalid: ", model.status().message()));
+  }
+  SetModel(std::make_shared<const matcher::Model>(*std::move(model)));
+  return absl::OkStatus();
+}
+
+void Linker::SaveModel(const matcher::Model& model, store::WriteBatch* batch) {
+  store::v1::LinkageModel proto;
+  model.ToProto(&proto);
+  batch->Put(Cf::kModel, ModelKey(), proto.SerializeAsString());
+}
+
+absl::StatusOr<std::vector<LinkOutcome>> Linker::Link(
+    absl::Span<const LinkInput> inputs, absl::Time now,
+    store::WriteBatch* batch) {
+  const std::shared_ptr<const matcher::Model> model = this->model();
+  Run run(this, model.get(), now, batch);
+  std::vector<LinkOutcome> outcomes;
+  outcomes.reserve(inputs.size());
+  for (const LinkInput& in : inputs) {
+    LINKD_ASSIGN_OR_RETURN(LinkOutcome o, run.LinkOne(in));
+    outcomes.push_back(std::move(o));
+  }
+  LINKD_RETURN_IF_ERROR(run.Finish());
+  return outcomes;
+}
+
+absl::StatusOr<ReviewTask> Linker::Decide(uint64_t id, bool same,
+                                          std::string_view decided_by,
+                                          std::string_view reason,
+                                          absl::Time now,
+                                          store::WriteBatch* batch) {
+  const std::shared_ptr<const matcher::Model> model = this->model();
+  Run run(this, model.get(), now, batch);
+  LINKD_ASSIGN_OR_RETURN(ReviewTask task,
+                         run.Decide(id, same, decided_by, reason));
+  LINKD_RETURN_IF_ERROR(run.Finish());
+  return task;
+}
+
+absl::StatusOr<std::optional<Sui>> Linker::Resolve(
+    std::string_view record_key, const store::Snapshot* snapshot) const {
+  LINKD_ASSIGN_OR_RETURN(
+      std::optional<std::string> v,
+      store_->Get(Cf::kLinks, LinkKey(record_key), snapshot));
+  if (!v.has_value()) return std::optional<Sui>();
+  LINKD_ASSIGN_OR_RETURN(Sui sui, DecodeSui(*v));
+  return std::optional<Sui>(sui);
+}
+
+absl::StatusOr<SuiInfo> Linker::GetSui(Sui sui,
+                                       const store::Snapshot* snapshot) const {
+  LINKD_ASSIGN_OR_RETURN(std::optional<std::string> v,
+                         store_->Get(Cf::kLinks, SuiKey(sui), snapshot));
+  if (!v.has_value()) {
+    return absl::NotFoundError(
+        absl::StrCat("sui ", sui.ToString(), ": never issued"));
+  }
+  SuiInfo info;
+  if (!info.ParseFromString(*v)) {
+    return absl::DataLossError("links: malformed SUI record");
+  }
+  return info;
+}
+
+absl::Status Linker::ForEachLink(
+    absl::FunctionRef<bool(std::string_view record_key, Sui sui)> fn,
+    const store::Snapshot* snapshot) const {
+  store::ScanOptions options;
+  options.snapshot = snapshot;
+  options.fill_cache = false;
+  return store_->ScanPrefix(
+      Cf::kLinks, KeyBuilder().AddU8(kTagLink).key(),
+      [&](std::string_view key,
+          std::string_view value) -> absl::StatusOr<bool> {
+        LINKD_ASSIGN_OR_RETURN(store::KeyReader r,
+                               store::KeyReader::Create(key));
+        LINKD_RETURN_IF_ERROR(r.ReadU8().status());
+        LINKD_ASSIGN_OR_RETURN(std::string_view record, r.ReadString());
+        LINKD_ASSIGN_OR_RETURN(Sui sui, DecodeSui(value));
+        return fn(record, sui);
+      },
+      options);
+}
+
+absl::StatusOr<std::vector<ReviewTask>> Linker::ListReviews(
+    bool open_only, const store::Snapshot* snapshot) const {
+  std::vector<ReviewTask> tasks;
+  store::ScanOptions options;
+  options.snapshot = snapshot;
+  LINKD_RETURN_IF_ERROR(store_->ScanPrefix(
+      Cf::kLinks, KeyBuilder().AddU8(kTagReview).key(),
+      [&](std::string_view, std::string_view value) -> absl::StatusOr<bool> {
+        ReviewTask task;
+        if (!task.ParseFromArray(value.data(),
+                                 static_cast<int>(value.size()))) {
+          return absl::DataLossError("links: malformed review task");
+        }
+        if (!open_only || task.state() == ReviewTask::STATE_OPEN) {
+          tasks.push_back(std::move(task));
+        }
+        return true;
+      },
+      options));
+  return tasks;
+}
+
+absl::StatusOr<ReviewTask> Linker::GetReview(uint64_t id) const {
+  LINKD_ASSIGN_OR_RETURN(std::optional<std::string> v,
+                         store_->Get(Cf::kLinks, ReviewKey(id)));
+  if (!v.has_value()) {
+    return absl::NotFoundError(absl::StrCat("review ", id, ": no such task"));
+  }
+  ReviewTask task;
+  if (!task.ParseFromString(*v)) {
+    return absl::DataLossError("links: malformed review task");
+  }
+  return task;
+}
+
+absl::StatusOr<LinkStats> Linker::Stats() const {
+  LinkStats stats;
+  LINKD_ASSIGN_OR_RETURN(stats.active_suis,
+                         store_->GetCounter(Cf::kStats, CounterKey(kActiveSuis)));
+  LINKD_ASSIGN_OR_RETURN(
+      stats.open_reviews,
+      store_->GetCounter(Cf::kStats, CounterKey(kOpenReviews)));
+  return stats;
+}
+
+std::string Linker::RecordLinkKey(std::string_view record_key) {
+  return LinkKey(record_key);
+}
+
+}  // namespace linkd::linker

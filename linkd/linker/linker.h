@@ -1,0 +1,171 @@
+// linkd::linker: incremental clustering of encoded records into SUIs
+// (DESIGN.md section 4).
+//
+// For each record, in arrival order: its blocking keys give candidate
+// records; each candidate is compared with the record and scored by the
+// Fellegi-Sunter model; candidates are grouped by their SUI. A SUI is
+// eligible only if nothing forbids the link: no member with a different UPN
+// or NHS number (a hard conflict) and no reviewer decision that the two are
+// different people. Then:
+//   best eligible weight >= upper threshold  -> join that SUI;
+//   lower <= best < upper                    -> new SUI + clerical review;
+//   otherwise                                -> new SUI.
+// A record links to one SUI, never to every SUI above a threshold, so links
+// do not chain the way connected components do. Two SUIs are merged by a
+// record only when it matches both with a margin above the upper threshold
+// and the SUIs carry no conflicting identifiers or "not same" decision; the
+// retired SUI resolves to its successor.
+//
+// Layout in Cf::kLinks (keys from linkd/store/key_codec.h):
+//   (1, record key)        -> SUI (8-byte big-endian)    the record's SUI
+//   (2, SUI, record key)   -> ""                         members of a SUI
+//   (3, SUI)               -> linkd.store.v1.SuiInfo
+//   (4, review id)         -> linkd.store.v1.ReviewTask
+// Counters in Cf::kStats: active SUIs, open reviews, next review id.
+#ifndef LINKD_LINKER_LINKER_H_
+#define LINKD_LINKER_LINKER_H_
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "absl/functional/function_ref.h"
+#include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
+#include "absl/types/span.h"
+#include "linkd/blocking/blocking_index.h"
+#include "linkd/linker/sui.h"
+#include "linkd/matcher/model.h"
+#include "linkd/store/store.h"
+#include "linkd/store/v1/storage.pb.h"
+#include "linkd/v1/record.pb.h"
+
+namespace linkd::linker {
+
+struct LinkerOptions {
+  blocking::CandidateLimits candidates;
+  // A record merges two SUIs only if it matches each at least this many
+  // bits above the upper threshold.
+  double merge_margin_bits = 5.0;
+  // Decoded identities kept in memory for comparison (single writer only).
+  size_t identity_cache_entries = 1 << 20;
+};
+
+enum class LinkAction : uint8_t {
+  kJoined,       // joined an existing SUI
+  kNewSui,       // no candidate close enough: a new SUI
+  kNewForReview, // a new SUI and a review task against the best candidate
+  kKept,         // an updated record stayed in its SUI
+  kMoved,        // an updated record left its SUI for another (or a new one)
+};
+
+struct LinkOutcome {
+  LinkAction action = LinkAction::kNewSui;
+  Sui sui;
+  // Best eligible candidate weight in bits (-infinity without candidates).
+  double best_weight = 0;
+  // SUIs retired into `sui` by this record.
+  std::vector<Sui> merged;
+  uint64_t review_id = 0;  // 0 unless kNewForReview
+};
+
+// A record to link: its key (store::RecordKey) and current identity.
+struct LinkInput {
+  std::string_view record_key;
+  const v1::EncodedIdentity* identity;
+};
+
+// Counts for operators (never token values or scores).
+struct LinkStats {
+  int64_t active_suis = 0;
+  int64_t open_reviews = 0;
+};
+
+// Thread-safety: Link and Decide must be called by one writer at a time
+// (the ingest pipeline's thread); the read methods are thread-safe and may
+// run alongside it. SetModel is thread-safe.
+class Linker {
+ public:
+  // Pointers are not owned and must outlive the linker.
+  Linker(store::Store* store, const blocking::BlockingIndex* index,
+         LinkerOptions options);
+  ~Linker();
+
+  // The model used by later Link calls (starts as matcher::Model()).
+  void SetModel(std::shared_ptr<const matcher::Model> model);
+  std::shared_ptr<const matcher::Model> model() const;
+
+  // Replaces the model with the one saved in Cf::kModel, if there is one.
+  // DATA_LOSS if the saved model does not parse or validate.
+  absl::Status LoadSavedModel();
+  // Adds `model` to `batch` as the saved model (SetModel it once the batch
+  // is committed).
+  static void SaveModel(const matcher::Model& model, store::WriteBatch* batch);
+
+  // Links `inputs` in order, adding blocking entries, links, SUI records and
+  // review tasks to `batch`; every input sees the ones before it. A record
+  // already linked is re-linked from its new identity (an update). Returns
+  // one outcome per input, or a Store error (the batch must then be
+  // dropped), or DATA_LOSS for malformed stored state.
+  absl::StatusOr<std::vector<LinkOutcome>> Link(
+      absl::Span<const LinkInput> inputs, absl::Time now,
+      store::WriteBatch* batch);
+
+  // The current SUI of a record, or nullopt if the record is not linked.
+  absl::StatusOr<std::optional<Sui>> Resolve(
+      std::string_view record_key,
+      const store::Snapshot* snapshot = nullptr) const;
+
+  // The SUI's record (NOT_FOUND if never issued). A retired SUI lists its
+  // successors.
+  absl::StatusOr<store::v1::SuiInfo> GetSui(
+      Sui sui, const store::Snapshot* snapshot = nullptr) const;
+
+  // Visits every linked record in record-key order. Return false to stop.
+  absl::Status ForEachLink(
+      absl::FunctionRef<bool(std::string_view record_key, Sui sui)> fn,
+      const store::Snapshot* snapshot = nullptr) const;
+
+  // Review tasks, by id; only open ones when `open_only`.
+  absl::StatusOr<std::vector<store::v1::ReviewTask>> ListReviews(
+      bool open_only, const store::Snapshot* snapshot = nullptr) const;
+  absl::StatusOr<store::v1::ReviewTask> GetReview(uint64_t id) const;
+
+  // Records a reviewer's decision on an open task into `batch`: "same"
+  // merges the two SUIs (FAILED_PRECONDITION if they carry conflicting
+  // identifiers or a "not same" decision), "not same" keeps them apart for
+  // good. NOT_FOUND for an unknown task, FAILED_PRECONDITION if already
+  // decided.
+  absl::StatusOr<store::v1::ReviewTask> Decide(uint64_t id, bool same,
+                                               std::string_view decided_by,
+                                               std::string_view reason,
+                                               absl::Time now,
+                                               store::WriteBatch* batch);
+
+  absl::StatusOr<LinkStats> Stats() const;
+
+  // Key of a record's link entry, for tools and tests.
+  static std::string RecordLinkKey(std::string_view record_key);
+
+ private:
+  class Run;  // the state of one Link or Decide call
+  friend class Run;
+
+  store::Store* const store_;
+  const blocking::BlockingIndex* const index_;
+  const LinkerOptions options_;
+
+  mutable absl::Mutex model_mu_;
+  std::shared_ptr<const matcher::Model> model_ ABSL_GUARDED_BY(model_mu_);
+
+  struct Cache;
+  std::unique_ptr<Cache> cache_;  // writer only
+};
+
+}  // namespace linkd::linker
+
+#endif  // LINKD_LINKER_LINKER_H_

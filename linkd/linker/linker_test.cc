@@ -1,0 +1,257 @@
+#include "linkd/linker/linker.h"
+
+#include <memory>
+
+#include "crypto/crypto.h"
+#include "crypto/encoder.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "linkd/encode/proto_convert.h"
+#include "linkd/store/record_store.h"
+#include "linkd/util/status_matchers.h"
+#include "linkd/util/temp_dir.h"
+
+namespace linkd::linker {
+namespace {
+
+using ::linkd::testing::IsOk;
+using ::linkd::testing::StatusIs;
+using store::v1::ReviewTask;
+using store::v1::SuiInfo;
+
+// Links real encodings of synthetic children through a real store.
+class LinkerTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    ASSERT_THAT(crypto::Init(), IsOk());
+    store::StoreOptions options;
+    options.path = dir_.Sub("db");
+    auto s = store::Store::Open(options);
+    ASSERT_THAT(s, IsOk());
+    store_ = *std::move(s);
+    auto keys = blocking::KeyGenerator::Create(blocking::BlockingConfig());
+    ASSERT_THAT(keys, IsOk());
+    keys_ = *std::move(keys);
+    index_ = std::make_unique<blocking::BlockingIndex>(store_.get(),
+                                                       keys_.get());
+    linker_ =
+        std::make_unique<Linker>(store_.get(), index_.get(), LinkerOptions());
+  }
+
+  struct Rec {
+    std::string source, id;
+    crypto::ClearIdentity clear;
+  };
+
+  // Stores and links `recs` in one batch, as the ingest pipeline does.
+  std::vector<LinkOutcome> Ingest(const std::vector<Rec>& recs) {
+    std::vector<v1::EncodedRecord> records(recs.size());
+    std::vector<const v1::EncodedRecord*> ptrs;
+    for (size_t i = 0; i < recs.size(); ++i) {
+      records[i].set_source(recs[i].source);
+      records[i].set_record_id(recs[i].id);
+      encode::ToProto(encoder_.Encode(recs[i].clear, nullptr),
+                      records[i].mutable_identity());
+      ptrs.push_back(&records[i]);
+    }
+    store::WriteBatch batch = store_->NewBatch();
+    store::RecordStore rs(store_.get());
+    EXPECT_THAT(rs.Stage(ptrs, now_, &batch), IsOk());
+    std::vector<std::string> keys;
+    for (const auto& r : records) {
+      keys.push_back(store::RecordKey(r.source(), r.record_id()));
+    }
+    std::vector<LinkInput> inputs;
+    for (size_t i = 0; i < records.size(); ++i) {
+      inputs.push_back({keys[i], &records[i].identity()});
+    }
+    auto outcomes = linker_->Link(inputs, now_, &batch);
+    EXPECT_THAT(outcomes, IsOk());
+    EXPECT_THAT(store_->Commit(std::move(batch)), IsOk());
+    return outcomes.ok() ? *outcomes : std::vector<LinkOutcome>();
+  }
+
+  Sui SuiOf(const std::string& source, const std::string& id) {
+    auto s = linker_->Resolve(store::RecordKey(source, id));
+    EXPECT_THAT(s, IsOk());
+    EXPECT_TRUE(s->has_value());
+    return s.ok() && s->has_value() ? **s : *Sui::FromBits(1);
+  }
+
+  static crypto::ClearIdentity Child(std::string given, std::string family,
+                                     std::string dob, std::string sex,
+                                     std::string postcode, std::string upn = "",
+                                     std::string nhs = "") {
+    crypto::ClearIdentity c;
+    c.given_name = std::move(given);
+    c.family_name = std::move(family);
+    c.dob = std::move(dob);
+    c.sex = std::move(sex);
+    c.postcode = std::move(postcode);
+    c.upn = std::move(upn);
+    c.nhs_number = std::move(nhs);
+    return c;
+  }
+
+  testing::TempDir dir_;
+  crypto::LinkageKey key_ = crypto::LinkageKey::Generate(1);
+  crypto::Encoder encoder_{key_};
+  absl::Time now_ = absl::FromUnixSeconds(1790000000);
+  std::unique_ptr<store::Store> store_;
+  std::unique_ptr<blocking::KeyGenerator> keys_;
+  std::unique_ptr<blocking::BlockingIndex> index_;
+  std::unique_ptr<Linker> linker_;
+};
+
+// Synthetic identifiers with valid check characters (999-range NHS numbers
+// are never issued).
+constexpr char kNhsA[] = "9990000018";
+constexpr char kNhsB[] = "9990000026";
+
+TEST_F(LinkerTest, SameChildFromTwoSourcesGetsOneSui) {
+  auto first = Ingest({{"school_census", "P1",
+                        Child("Amelia", "Okafor", "2015-03-04", "F",
+                              "LS6 2AB")}});
+  ASSERT_EQ(first.size(), 1u);
+  EXPECT_EQ(first[0].action, LinkAction::kNewSui);
+  // Health spells the name with a typo and writes the date its own way.
+  auto second = Ingest({{"health", "H1",
+                         Child("Amelia", "Okafore", "20150304", "2",
+                               "LS6 2AB", "", kNhsA)}});
+  ASSERT_EQ(second.size(), 1u);
+  EXPECT_EQ(second[0].action, LinkAction::kJoined);
+  EXPECT_EQ(SuiOf("school_census", "P1"), SuiOf("health", "H1"));
+  auto stats = linker_->Stats();
+  ASSERT_THAT(stats, IsOk());
+  EXPECT_EQ(stats->active_suis, 1);
+}
+
+TEST_F(LinkerTest, RecordsInOneBatchSeeEachOther) {
+  auto out = Ingest(
+      {{"school_census", "P1",
+        Child("Noah", "Nowak", "2012-11-30", "M", "M14 4UL")},
+       {"health", "H9", Child("Noah", "Nowak", "2012-11-30", "1", "M14 4UL")}});
+  ASSERT_EQ(out.size(), 2u);
+  EXPECT_EQ(out[1].action, LinkAction::kJoined);
+  EXPECT_EQ(SuiOf("school_census", "P1"), SuiOf("health", "H9"));
+}
+
+TEST_F(LinkerTest, TwinsStayApart) {
+  Ingest({{"health", "H1",
+           Child("Oliver", "Khan", "2016-05-20", "M", "LS6 2AB")},
+          {"health", "H2",
+           Child("Olivia", "Khan", "2016-05-20", "F", "LS6 2AB")}});
+  EXPECT_NE(SuiOf("health", "H1"), SuiOf("health", "H2"));
+  // A later school record of one twin joins that twin only.
+  Ingest({{"school_census", "P7",
+           Child("Olivia", "Khan", "20/05/2016", "F", "LS6 2AB")}});
+  EXPECT_EQ(SuiOf("school_census", "P7"), SuiOf("health", "H2"));
+}
+
+TEST_F(LinkerTest, DifferentNhsNumbersAreNeverLinked) {
+  Ingest({{"health", "H1",
+           Child("Isla", "Jones", "2014-01-09", "F", "LS6 2AB", "", kNhsA)}});
+  auto out = Ingest({{"social_care", "C1",
+                      Child("Isla", "Jones", "2014-01-09", "F", "LS6 2AB", "",
+                            kNhsB)}});
+  ASSERT_EQ(out.size(), 1u);
+  EXPECT_EQ(out[0].action, LinkAction::kNewSui);
+  EXPECT_NE(SuiOf("health", "H1"), SuiOf("social_care", "C1"));
+}
+
+TEST_F(LinkerTest, AnUpdatedRecordMovesAndItsOldSuiResolvesToTheNewOne) {
+  Ingest({{"health", "H1", Child("Zoe", "Smith", "2011-02-03", "F", "LS6 2AB")},
+          {"school_census", "P1",
+           Child("Jack", "Brown", "2013-07-08", "M", "M14 4UL")}});
+  const Sui old = SuiOf("health", "H1");
+  // The provider corrects H1: it was Jack's record all along.
+  auto out = Ingest({{"health", "H1",
+                      Child("Jack", "Brown", "2013-07-08", "1", "M14 4UL")}});
+  ASSERT_EQ(out.size(), 1u);
+  EXPECT_EQ(out[0].action, LinkAction::kMoved);
+  EXPECT_EQ(SuiOf("health", "H1"), SuiOf("school_census", "P1"));
+  auto info = linker_->GetSui(old);
+  ASSERT_THAT(info, IsOk());
+  EXPECT_EQ(info->state(), SuiInfo::STATE_RETIRED);
+  ASSERT_EQ(info->successors_size(), 1);
+  EXPECT_EQ(info->successors(0), SuiOf("health", "H1").bits());
+}
+
+TEST_F(LinkerTest, BorderlinePairsGoToReviewAndDecisionsStick) {
+  // Same name and birth date, nothing else: place the thresholds around
+  // this pair's weight so that it is borderline under this model.
+  const Rec a{"health", "H1",
+              Child("Mohammed", "Ali", "2017-09-10", "", "")};
+  const Rec b{"social_care", "C1",
+              Child("Mohammed", "Ali", "2017-09-10", "", "")};
+  matcher::DecodedIdentity da = matcher::Decode(encoder_.Encode(a.clear, nullptr));
+  matcher::DecodedIdentity db = matcher::Decode(encoder_.Encode(b.clear, nullptr));
+  auto model = std::make_shared<matcher::Model>();
+  const double w = model->MatchWeight(
+      matcher::Compare(da, db, model->comparison()));
+  ASSERT_THAT(model->SetThresholds(w - 1, w + 1), IsOk());
+  linker_->SetModel(model);
+
+  Ingest({a});
+  auto out = Ingest({b});
+  ASSERT_EQ(out.size(), 1u);
+  EXPECT_EQ(out[0].action, LinkAction::kNewForReview);
+  ASSERT_NE(out[0].review_id, 0u);
+  EXPECT_NE(SuiOf("health", "H1"), SuiOf("social_care", "C1"));
+
+  auto open = linker_->ListReviews(/*open_only=*/true);
+  ASSERT_THAT(open, IsOk());
+  ASSERT_EQ(open->size(), 1u);
+  EXPECT_EQ((*open)[0].id(), out[0].review_id);
+
+  // The reviewer says: the same child. The review's SUI retires into the
+  // other and resolves to it.
+  const Sui retired = SuiOf("social_care", "C1");
+  store::WriteBatch batch = store_->NewBatch();
+  auto decided = linker_->Decide(out[0].review_id, /*same=*/true, "la/123",
+                                 "same child per case notes", now_, &batch);
+  ASSERT_THAT(decided, IsOk());
+  ASSERT_THAT(store_->Commit(std::move(batch)), IsOk());
+  EXPECT_EQ(SuiOf("health", "H1"), SuiOf("social_care", "C1"));
+  auto info = linker_->GetSui(retired);
+  ASSERT_THAT(info, IsOk());
+  EXPECT_EQ(info->state(), SuiInfo::STATE_RETIRED);
+  EXPECT_EQ(info->successors(0), SuiOf("health", "H1").bits());
+
+  // Deciding twice is refused.
+  store::WriteBatch again = store_->NewBatch();
+  EXPECT_THAT(linker_->Decide(out[0].review_id, false, "la/123", "", now_,
+                              &again),
+              StatusIs(absl::StatusCode::kFailedPrecondition));
+}
+
+TEST_F(LinkerTest, NotSameDecisionsKeepSuisApartLater) {
+  const Rec a{"health", "H1", Child("Ava", "Patel", "2018-04-01", "", "")};
+  const Rec b{"social_care", "C1", Child("Ava", "Patel", "2018-04-01", "", "")};
+  matcher::DecodedIdentity da = matcher::Decode(encoder_.Encode(a.clear, nullptr));
+  matcher::DecodedIdentity db = matcher::Decode(encoder_.Encode(b.clear, nullptr));
+  auto model = std::make_shared<matcher::Model>();
+  const double w = model->MatchWeight(
+      matcher::Compare(da, db, model->comparison()));
+  ASSERT_THAT(model->SetThresholds(w - 1, w + 1), IsOk());
+  linker_->SetModel(model);
+  Ingest({a});
+  auto out = Ingest({b});
+  ASSERT_EQ(out[0].action, LinkAction::kNewForReview);
+  store::WriteBatch batch = store_->NewBatch();
+  ASSERT_THAT(linker_->Decide(out[0].review_id, /*same=*/false, "la/123",
+                              "different children", now_, &batch),
+              IsOk());
+  ASSERT_THAT(store_->Commit(std::move(batch)), IsOk());
+
+  // A third record matching both strongly must not merge them.
+  auto strict = std::make_shared<matcher::Model>();
+  ASSERT_THAT(strict->SetThresholds(w - 20, w - 10), IsOk());
+  linker_->SetModel(strict);
+  Ingest({{"school_census", "P1",
+           Child("Ava", "Patel", "01/04/2018", "F", "")}});
+  EXPECT_NE(SuiOf("health", "H1"), SuiOf("social_care", "C1"));
+}
+
+}  // namespace
+}  // namespace linkd::linker
