@@ -199,7 +199,8 @@ std::vector<absl::StatusOr<v1::IngestAck>> IngestPipeline::ApplyGroup(
     std::vector<linker::LinkInput> inputs;
     inputs.reserve(link_keys.size());
     for (size_t j = 0; j < link_keys.size(); ++j) {
-      inputs.push_back({link_keys[j], &records[link_records[j]]->identity()});
+      inputs.push_back({link_keys[j], &records[link_records[j]]->identity(),
+                        (*outcomes)[link_records[j]].revision});
     }
     links = linker_->Link(inputs, now, &write);
     committed = links.status();

@@ -60,25 +60,39 @@ std::string CounterKey(std::string_view name) {
   return KeyBuilder().AddU8(kCounterTag).AddString(name).key();
 }
 
-std::string EncodeSui(Sui sui) {
-  std::string out(8, '\0');
-  uint64_t v = sui.bits();
+// Where a record is linked: its SUI and the revision it was linked from.
+struct LinkValue {
+  Sui sui;
+  uint64_t revision = 0;
+};
+
+void PutU64(uint64_t v, char* out) {
   for (int i = 7; i >= 0; --i) {
     out[i] = static_cast<char>(v & 0xff);
     v >>= 8;
   }
+}
+
+uint64_t GetU64(const char* in) {
+  uint64_t v = 0;
+  for (int i = 0; i < 8; ++i) v = (v << 8) | static_cast<uint8_t>(in[i]);
+  return v;
+}
+
+std::string EncodeLink(const LinkValue& link) {
+  std::string out(16, '\0');
+  PutU64(link.sui.bits(), out.data());
+  PutU64(link.revision, out.data() + 8);
   return out;
 }
 
-absl::StatusOr<Sui> DecodeSui(std::string_view bytes) {
-  if (bytes.size() != 8) {
-    return absl::DataLossError("links: malformed SUI value");
+absl::StatusOr<LinkValue> DecodeLink(std::string_view bytes) {
+  if (bytes.size() != 16) {
+    return absl::DataLossError("links: malformed link value");
   }
-  uint64_t v = 0;
-  for (char c : bytes) v = (v << 8) | static_cast<uint8_t>(c);
-  absl::StatusOr<Sui> sui = Sui::FromBits(v);
-  if (!sui.ok()) return absl::DataLossError("links: malformed SUI value");
-  return sui;
+  absl::StatusOr<Sui> sui = Sui::FromBits(GetU64(bytes.data()));
+  if (!sui.ok()) return absl::DataLossError("links: malformed link value");
+  return LinkValue{*sui, GetU64(bytes.data() + 8)};
 }
 
 bool Contains(const google::protobuf::RepeatedField<uint64_t>& list,
@@ -155,16 +169,32 @@ class Linker::Run {
     bool conflict = false;
   };
 
-  absl::StatusOr<std::optional<Sui>> SuiOf(std::string_view record_key);
+  absl::StatusOr<std::optional<LinkValue>> LinkOf(
+      std::string_view record_key);
+  absl::StatusOr<std::optional<Sui>> SuiOf(std::string_view record_key) {
+    LINKD_ASSIGN_OR_RETURN(std::optional<LinkValue> link, LinkOf(record_key));
+    if (!link.has_value()) return std::optional<Sui>();
+    return std::optional<Sui>(link->sui);
+  }
   absl::StatusOr<SuiInfo*> Info(Sui sui);
   absl::Status LoadIdentities(const std::vector<std::string>& keys);
   absl::StatusOr<const matcher::DecodedIdentity*> Decoded(
       const std::string& record_key);
   absl::StatusOr<std::vector<std::string>> Members(Sui sui);
   absl::StatusOr<Sui> NewSui();
+  // Links a record to `sui`, from `revision`.
   absl::Status Assign(std::string_view record_key,
-                      const matcher::DecodedIdentity& d, Sui sui);
+                      const matcher::DecodedIdentity& d, Sui sui,
+                      uint64_t revision);
   absl::Status Unassign(std::string_view record_key, Sui sui);
+  // Records that a record stays in `sui`, now linked from `revision`.
+  absl::Status Relink(std::string_view record_key, Sui sui,
+                      uint64_t revision) {
+    const LinkValue link{sui, revision};
+    batch_->Put(Cf::kLinks, LinkKey(record_key), EncodeLink(link));
+    link_of_[std::string(record_key)] = link;
+    return absl::OkStatus();
+  }
   absl::Status Merge(Sui from, Sui into, std::string_view reason);
   absl::StatusOr<uint64_t> OpenReview(std::string_view record_key,
                                       const std::string& candidate, Sui mine,
@@ -178,7 +208,7 @@ class Linker::Run {
   store::WriteBatch* const batch_;
 
   // Overlay of this call.
-  absl::flat_hash_map<std::string, std::optional<Sui>> sui_of_;
+  absl::flat_hash_map<std::string, std::optional<LinkValue>> link_of_;
   absl::flat_hash_map<std::string, v1::EncodedIdentity> identity_;
   absl::flat_hash_map<std::string, matcher::DecodedIdentity> decoded_;
   std::map<uint64_t, SuiInfo> suis_;  // loaded; written back if dirty
@@ -193,18 +223,18 @@ class Linker::Run {
   std::optional<uint64_t> review_seq_;
 };
 
-absl::StatusOr<std::optional<Sui>> Linker::Run::SuiOf(
+absl::StatusOr<std::optional<LinkValue>> Linker::Run::LinkOf(
     std::string_view record_key) {
   const std::string key(record_key);
-  if (auto it = sui_of_.find(key); it != sui_of_.end()) return it->second;
+  if (auto it = link_of_.find(key); it != link_of_.end()) return it->second;
   LINKD_ASSIGN_OR_RETURN(std::optional<std::string> v,
                          l_->store_->Get(Cf::kLinks, LinkKey(record_key)));
-  std::optional<Sui> sui;
+  std::optional<LinkValue> link;
   if (v.has_value()) {
-    LINKD_ASSIGN_OR_RETURN(sui, DecodeSui(*v));
+    LINKD_ASSIGN_OR_RETURN(link, DecodeLink(*v));
   }
-  sui_of_[key] = sui;
-  return sui;
+  link_of_[key] = link;
+  return link;
 }
 
 absl::StatusOr<SuiInfo*> Linker::Run::Info(Sui sui) {
@@ -302,12 +332,14 @@ absl::StatusOr<Sui> Linker::Run::NewSui() {
 }
 
 absl::Status Linker::Run::Assign(std::string_view record_key,
-                                 const matcher::DecodedIdentity& d, Sui sui) {
+                                 const matcher::DecodedIdentity& d, Sui sui,
+                                 uint64_t revision) {
   LINKD_ASSIGN_OR_RETURN(SuiInfo * info, Info(sui));
   const std::string key(record_key);
-  batch_->Put(Cf::kLinks, LinkKey(record_key), EncodeSui(sui));
+  const LinkValue link{sui, revision};
+  batch_->Put(Cf::kLinks, LinkKey(record_key), EncodeLink(link));
   batch_->Put(Cf::kLinks, MemberKey(sui, record_key), "");
-  sui_of_[key] = sui;
+  link_of_[key] = link;
   removed_[sui.bits()].erase(key);
   added_[sui.bits()].insert(key);
   info->set_members(info->members() + 1);
@@ -339,9 +371,10 @@ absl::Status Linker::Run::Merge(Sui from, Sui into, std::string_view reason) {
   LINKD_RETURN_IF_ERROR(LoadIdentities(members));
   for (const std::string& m : members) {
     LINKD_ASSIGN_OR_RETURN(const matcher::DecodedIdentity* d, Decoded(m));
+    LINKD_ASSIGN_OR_RETURN(std::optional<LinkValue> link, LinkOf(m));
     LINKD_RETURN_IF_ERROR(Unassign(m, from));
-    if (d != nullptr) {
-      LINKD_RETURN_IF_ERROR(Assign(m, *d, into));
+    if (d != nullptr && link.has_value()) {
+      LINKD_RETURN_IF_ERROR(Assign(m, *d, into, link->revision));
     }
   }
   LINKD_ASSIGN_OR_RETURN(SuiInfo * src, Info(from));
@@ -410,17 +443,32 @@ absl::StatusOr<LinkOutcome> Linker::Run::LinkOne(const LinkInput& in) {
   LINKD_RETURN_IF_ERROR(matcher::Decode(*in.identity, &d));
 
   // Index: add, or move from the identity it was indexed with.
-  LINKD_ASSIGN_OR_RETURN(std::optional<Sui> prev, SuiOf(record_key));
-  if (prev.has_value()) {
+  LINKD_ASSIGN_OR_RETURN(std::optional<LinkValue> prev_link,
+                         LinkOf(record_key));
+  std::optional<Sui> prev;
+  if (prev_link.has_value()) {
+    prev = prev_link->sui;
     const v1::EncodedIdentity* old = nullptr;
     store::StoredRecord stored;
     if (auto it = identity_.find(record_key); it != identity_.end()) {
       old = &it->second;
+    } else if (prev_link->revision == in.revision) {
+      // Already linked from this very revision (e.g. queued twice).
+      LinkOutcome kept;
+      kept.action = LinkAction::kKept;
+      kept.sui = *prev;
+      kept.best_weight = kNoCandidate;
+      return kept;
     } else {
+      std::string_view source, record_id;
+      LINKD_RETURN_IF_ERROR(
+          store::DecodeRecordKey(record_key, &source, &record_id));
+      store::RecordStore records(l_->store_);
       LINKD_ASSIGN_OR_RETURN(
-          std::optional<std::string> v,
-          l_->store_->Get(Cf::kRecords, std::string(record_key)));
-      if (v.has_value() && stored.ParseFromString(*v)) {
+          std::optional<store::StoredRecord> indexed,
+          records.GetRevision(source, record_id, prev_link->revision));
+      if (indexed.has_value()) {
+        stored = *std::move(indexed);
         old = &stored.identity();
       }
     }
@@ -516,6 +564,7 @@ absl::StatusOr<LinkOutcome> Linker::Run::LinkOne(const LinkInput& in) {
     LINKD_ASSIGN_OR_RETURN(std::vector<std::string> members, Members(*prev));
     const bool alone = members.size() <= 1;
     if (!alone && own_weight >= lower) {
+      LINKD_RETURN_IF_ERROR(Relink(record_key, *prev, in.revision));
       out.action = LinkAction::kKept;
       out.sui = *prev;
       return out;
@@ -524,6 +573,7 @@ absl::StatusOr<LinkOutcome> Linker::Run::LinkOne(const LinkInput& in) {
                                   ranked.front().second != prev->bits() &&
                                   ranked.front().first >= upper;
     if (alone && !better_elsewhere) {
+      LINKD_RETURN_IF_ERROR(Relink(record_key, *prev, in.revision));
       out.action = LinkAction::kKept;
       out.sui = *prev;
       return out;
@@ -531,7 +581,7 @@ absl::StatusOr<LinkOutcome> Linker::Run::LinkOne(const LinkInput& in) {
     LINKD_RETURN_IF_ERROR(Unassign(record_key, *prev));
     if (alone) {  // the SUI now has no record: it resolves to the new one
       LINKD_ASSIGN_OR_RETURN(Sui target, Sui::FromBits(ranked.front().second));
-      LINKD_RETURN_IF_ERROR(Assign(record_key, d, target));
+      LINKD_RETURN_IF_ERROR(Assign(record_key, d, target, in.revision));
       LINKD_ASSIGN_OR_RETURN(SuiInfo * info, Info(*prev));
       info->set_state(SuiInfo::STATE_RETIRED);
       info->set_retired_micros(now_micros_);
@@ -556,7 +606,7 @@ absl::StatusOr<LinkOutcome> Linker::Run::LinkOne(const LinkInput& in) {
   const bool moved = prev.has_value();
   if (!ranked.empty() && ranked.front().first >= upper) {
     LINKD_ASSIGN_OR_RETURN(Sui target, Sui::FromBits(ranked.front().second));
-    LINKD_RETURN_IF_ERROR(Assign(record_key, d, target));
+    LINKD_RETURN_IF_ERROR(Assign(record_key, d, target, in.revision));
     out.action = moved ? LinkAction::kMoved : LinkAction::kJoined;
     out.sui = target;
     // Bridge: merge other SUIs this record matches with a clear margin.
@@ -578,7 +628,7 @@ absl::StatusOr<LinkOutcome> Linker::Run::LinkOne(const LinkInput& in) {
     return out;
   }
   LINKD_ASSIGN_OR_RETURN(Sui fresh, NewSui());
-  LINKD_RETURN_IF_ERROR(Assign(record_key, d, fresh));
+  LINKD_RETURN_IF_ERROR(Assign(record_key, d, fresh, in.revision));
   out.sui = fresh;
   out.action = moved ? LinkAction::kMoved : LinkAction::kNewSui;
   if (!ranked.empty() && ranked.front().first >= lower) {
@@ -739,8 +789,8 @@ absl::StatusOr<std::optional<Sui>> Linker::Resolve(
       std::optional<std::string> v,
       store_->Get(Cf::kLinks, LinkKey(record_key), snapshot));
   if (!v.has_value()) return std::optional<Sui>();
-  LINKD_ASSIGN_OR_RETURN(Sui sui, DecodeSui(*v));
-  return std::optional<Sui>(sui);
+  LINKD_ASSIGN_OR_RETURN(LinkValue link, DecodeLink(*v));
+  return std::optional<Sui>(link.sui);
 }
 
 absl::StatusOr<SuiInfo> Linker::GetSui(Sui sui,
@@ -772,8 +822,8 @@ absl::Status Linker::ForEachLink(
                                store::KeyReader::Create(key));
         LINKD_RETURN_IF_ERROR(r.ReadU8().status());
         LINKD_ASSIGN_OR_RETURN(std::string_view record, r.ReadString());
-        LINKD_ASSIGN_OR_RETURN(Sui sui, DecodeSui(value));
-        return fn(record, sui);
+        LINKD_ASSIGN_OR_RETURN(LinkValue link, DecodeLink(value));
+        return fn(record, link.sui);
       },
       options);
 }

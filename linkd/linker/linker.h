@@ -17,7 +17,9 @@
 // retired SUI resolves to its successor.
 //
 // Layout in Cf::kLinks (keys from linkd/store/key_codec.h):
-//   (1, record key)        -> SUI (8-byte big-endian)    the record's SUI
+//   (1, record key)        -> SUI, revision (8+8 bytes, big-endian): the
+//                             record's SUI and the record revision it was
+//                             linked (and indexed) from
 //   (2, SUI, record key)   -> ""                         members of a SUI
 //   (3, SUI)               -> linkd.store.v1.SuiInfo
 //   (4, review id)         -> linkd.store.v1.ReviewTask
@@ -73,10 +75,12 @@ struct LinkOutcome {
   uint64_t review_id = 0;  // 0 unless kNewForReview
 };
 
-// A record to link: its key (store::RecordKey) and current identity.
+// A record to link: its key (store::RecordKey), current identity and
+// revision (store::StoredRecord::revision).
 struct LinkInput {
   std::string_view record_key;
   const v1::EncodedIdentity* identity;
+  uint64_t revision = 1;
 };
 
 // Counts for operators (never token values or scores).
@@ -108,7 +112,9 @@ class Linker {
 
   // Links `inputs` in order, adding blocking entries, links, SUI records and
   // review tasks to `batch`; every input sees the ones before it. A record
-  // already linked is re-linked from its new identity (an update). Returns
+  // already linked from an older revision is re-linked from its new
+  // identity (an update; the old one is read from the record's history); one
+  // already linked from this revision is left as it is (kKept). Returns
   // one outcome per input, or a Store error (the batch must then be
   // dropped), or DATA_LOSS for malformed stored state.
   absl::StatusOr<std::vector<LinkOutcome>> Link(

@@ -56,14 +56,16 @@ class LinkerTest : public ::testing::Test {
     }
     store::WriteBatch batch = store_->NewBatch();
     store::RecordStore rs(store_.get());
-    EXPECT_THAT(rs.Stage(ptrs, now_, &batch), IsOk());
+    auto staged = rs.Stage(ptrs, now_, &batch);
+    EXPECT_THAT(staged, IsOk());
     std::vector<std::string> keys;
     for (const auto& r : records) {
       keys.push_back(store::RecordKey(r.source(), r.record_id()));
     }
     std::vector<LinkInput> inputs;
     for (size_t i = 0; i < records.size(); ++i) {
-      inputs.push_back({keys[i], &records[i].identity()});
+      inputs.push_back(
+          {keys[i], &records[i].identity(), (*staged)[i].revision});
     }
     auto outcomes = linker_->Link(inputs, now_, &batch);
     EXPECT_THAT(outcomes, IsOk());

@@ -303,6 +303,25 @@ absl::StatusOr<std::optional<StoredRecord>> RecordStore::Get(
   return std::optional<StoredRecord>(*std::move(r));
 }
 
+absl::StatusOr<std::optional<StoredRecord>> RecordStore::GetRevision(
+    std::string_view source, std::string_view record_id, uint64_t revision,
+    const Snapshot* snapshot) const {
+  absl::StatusOr<std::optional<StoredRecord>> current =
+      Get(source, record_id, snapshot);
+  if (!current.ok() || !current->has_value() ||
+      (*current)->revision() == revision) {
+    return current;
+  }
+  absl::StatusOr<std::optional<std::string>> v = store_->Get(
+      Cf::kRecordHistory, HistoryKey(source, record_id, revision), snapshot);
+  if (!v.ok()) return v.status();
+  if (!v->has_value()) return std::optional<StoredRecord>();
+  absl::StatusOr<StoredRecord> parsed =
+      ParseStored(**v, CfName(Cf::kRecordHistory));
+  if (!parsed.ok()) return parsed.status();
+  return std::optional<StoredRecord>(*std::move(parsed));
+}
+
 absl::StatusOr<std::vector<StoredRecord>> RecordStore::History(
     std::string_view source, std::string_view record_id,
     const Snapshot* snapshot) const {

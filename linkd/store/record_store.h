@@ -89,6 +89,12 @@ class RecordStore {
       std::string_view source, std::string_view record_id,
       const Snapshot* snapshot = nullptr) const;
 
+  // Revision `revision` of (source, record_id), current or from history;
+  // nullopt if there is no such revision. DATA_LOSS if malformed.
+  absl::StatusOr<std::optional<StoredRecord>> GetRevision(
+      std::string_view source, std::string_view record_id, uint64_t revision,
+      const Snapshot* snapshot = nullptr) const;
+
   // Previous revisions of (source, record_id), oldest first, without the
   // current one (empty if never updated or never stored).
   absl::StatusOr<std::vector<StoredRecord>> History(
