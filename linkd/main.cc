@@ -24,6 +24,8 @@ options:
   --listen HOST:PORT   address to serve gRPC on (default 127.0.0.1:7300;
                        port 0 picks a free port). Loopback only until mTLS.
   --ready-file FILE    once serving, write the bound address to FILE
+  --linking-paused     start with linking paused (bulk loads); resume with
+                       `linkctl linking resume`
   --help               show this help
 
 Flags override the values of --config. SIGTERM or SIGINT shuts down
@@ -41,11 +43,16 @@ int UsageError(std::string_view message) {
 
 int main(int argc, char** argv) {
   std::string config_file, data_dir, listen, ready_file;
+  bool linking_paused = false;
   for (int i = 1; i < argc; ++i) {
     const std::string arg = argv[i];
     if (arg == "--help" || arg == "-h") {
       std::fwrite(kUsage.data(), 1, kUsage.size(), stdout);
       return 0;
+    }
+    if (arg == "--linking-paused") {
+      linking_paused = true;
+      continue;
     }
     std::string* target = nullptr;
     if (arg == "--config") target = &config_file;
@@ -74,6 +81,7 @@ int main(int argc, char** argv) {
   }
   if (!data_dir.empty()) options.data_dir = data_dir;
   if (!listen.empty()) options.listen = listen;
+  if (linking_paused) options.start_linking_paused = true;
   if (options.data_dir.empty()) {
     return UsageError("no data directory: give --data-dir or --config");
   }

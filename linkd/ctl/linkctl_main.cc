@@ -1,7 +1,9 @@
 // linkctl: the command line for linkd operators and IG teams.
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdio>
+#include <memory>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -17,6 +19,7 @@
 #include "grpcpp/security/credentials.h"
 #include "linkd/ctl/submit.h"
 #include "linkd/v1/admin_service.grpc.pb.h"
+#include "linkd/v1/linkage_service.grpc.pb.h"
 
 namespace {
 
@@ -24,12 +27,20 @@ constexpr std::string_view kUsage =
     R"(usage: linkctl [--server HOST:PORT] COMMAND [options]
 
 Commands:
-  submit [--batch-size N] [--format text|json] FILE [FILE...]
-      Upload encoded files (from linkd-encode) and wait until every batch is
-      acknowledged as durable. Prints a summary: accepted, unchanged,
-      updated, rejected. Progress goes to stderr.
+  submit [--batch-size N] [--format text|json] [--no-wait] FILE [FILE...]
+      Upload encoded files (from linkd-encode), wait until every batch is
+      acknowledged as durable, then until its records are linked into SUIs
+      (unless --no-wait, or linking is paused). Prints a summary: accepted,
+      unchanged, updated, rejected. Progress goes to stderr.
   stats [--format text|json|csv]
       Record counts per source and in total, with field coverage.
+  resolve --source S --record R
+      Print the SUI of one record.
+  links [--source S] [--format csv|text]
+      Every record's SUI, one row per record (csv header
+      source,record_id,sui).
+  linking status|pause|resume
+      Linking progress; pause or resume it (e.g. around a bulk load).
 
 --server defaults to $LINKD_SERVER or 127.0.0.1:7300.
 Exit status: 0 success; 1 failure (connection, unreadable file);
@@ -55,9 +66,55 @@ std::string HumanCount(double n) {
   return absl::StrFormat("%.0f", n);
 }
 
+std::unique_ptr<grpc::ClientContext> ShortContext() {
+  auto context = std::make_unique<grpc::ClientContext>();
+  context->set_deadline(std::chrono::system_clock::now() +
+                        std::chrono::seconds(30));
+  return context;
+}
+
+// Waits until linking reaches `seq`, showing progress; false if linking is
+// paused or the status cannot be read.
+bool WaitForLinking(const std::shared_ptr<grpc::Channel>& channel,
+                    uint64_t seq, bool tty) {
+  auto stub = linkd::v1::LinkageService::NewStub(channel);
+  absl::Time last_line = absl::Now();
+  for (;;) {
+    linkd::v1::GetLinkingStatusResponse st;
+    const grpc::Status status = stub->GetLinkingStatus(
+        ShortContext().get(), linkd::v1::GetLinkingStatusRequest(), &st);
+    if (!status.ok()) {
+      absl::FPrintF(stderr, "linkctl: linking status unavailable: %s\n",
+                    status.error_message());
+      return false;
+    }
+    if (st.linked_seq() >= seq) {
+      if (tty) absl::FPrintF(stderr, "\r\033[K");
+      return true;
+    }
+    if (st.paused()) {
+      absl::FPrintF(stderr,
+                    "linkctl: linking is paused; the records are stored and "
+                    "will be linked on `linkctl linking resume`\n");
+      return false;
+    }
+    const std::string line =
+        absl::StrFormat("linking: %d records still to link",
+                        seq - std::min(seq, st.linked_seq()));
+    if (tty) {
+      absl::FPrintF(stderr, "\r%s\033[K", line);
+    } else if (absl::Now() - last_line >= absl::Seconds(10)) {
+      absl::FPrintF(stderr, "%s\n", line);
+      last_line = absl::Now();
+    }
+    absl::SleepFor(absl::Milliseconds(100));
+  }
+}
+
 int RunSubmit(const std::string& server, std::vector<std::string> args) {
   linkd::ctl::SubmitOptions options;
   std::string format = "text";
+  bool wait_linked = true;
   std::vector<std::string> files;
   for (size_t i = 0; i < args.size(); ++i) {
     if (args[i] == "--batch-size" && i + 1 < args.size()) {
@@ -70,6 +127,8 @@ int RunSubmit(const std::string& server, std::vector<std::string> args) {
       if (format != "text" && format != "json") {
         return UsageError("--format must be text or json");
       }
+    } else if (args[i] == "--no-wait") {
+      wait_linked = false;
     } else if (absl::StartsWith(args[i], "--")) {
       return UsageError(absl::StrCat("submit: unknown option ", args[i]));
     } else {
@@ -95,18 +154,24 @@ int RunSubmit(const std::string& server, std::vector<std::string> args) {
       last_line = absl::Now();
     }
   };
+  auto channel = Connect(server);
   const linkd::ctl::SubmitSummary s =
-      linkd::ctl::Submit(Connect(server), files, options, progress);
+      linkd::ctl::Submit(channel, files, options, progress);
   if (tty) absl::FPrintF(stderr, "\r\033[K");
   const double secs = absl::ToDoubleSeconds(absl::Now() - start);
+  bool linked = false;
+  if (s.status.ok() && wait_linked && s.link_seq > 0) {
+    linked = WaitForLinking(channel, s.link_seq, tty);
+  }
 
   if (format == "json") {
     absl::PrintF(
         "{\"items_read\":%d,\"acknowledged\":%d,\"accepted\":%d,"
         "\"unchanged\":%d,\"updated\":%d,\"rejected\":%d,\"seconds\":%.3f,"
-        "\"ok\":%s}\n",
+        "\"linked\":%s,\"ok\":%s}\n",
         s.items_read, s.acknowledged, s.accepted, s.unchanged, s.updated,
-        s.rejected, secs, s.status.ok() ? "true" : "false");
+        s.rejected, secs, linked ? "true" : "false",
+        s.status.ok() ? "true" : "false");
   } else {
     absl::PrintF(
         "%d items acknowledged in %.1f s (%s/s)\n"
@@ -199,6 +264,128 @@ int RunStats(const std::string& server, std::vector<std::string> args) {
   return 0;
 }
 
+int RunResolve(const std::string& server, std::vector<std::string> args) {
+  linkd::v1::ResolveRequest request;
+  for (size_t i = 0; i + 1 < args.size(); i += 2) {
+    if (args[i] == "--source") {
+      request.mutable_record()->set_source(args[i + 1]);
+    } else if (args[i] == "--record") {
+      request.mutable_record()->set_record_id(args[i + 1]);
+    } else {
+      return UsageError(absl::StrCat("resolve: unknown option ", args[i]));
+    }
+  }
+  if (args.size() % 2 != 0 || request.record().source().empty() ||
+      request.record().record_id().empty()) {
+    return UsageError("resolve needs --source S --record R");
+  }
+  auto stub = linkd::v1::LinkageService::NewStub(Connect(server));
+  linkd::v1::ResolveResponse response;
+  const grpc::Status status =
+      stub->Resolve(ShortContext().get(), request, &response);
+  if (!status.ok()) {
+    absl::FPrintF(stderr, "linkctl: resolve: %s\n", status.error_message());
+    return 1;
+  }
+  absl::PrintF("%s\n", response.sui());
+  return 0;
+}
+
+// Quotes a CSV field when it needs it (RFC 4180).
+std::string CsvField(const std::string& v) {
+  if (v.find_first_of(",\"\r\n") == std::string::npos) return v;
+  std::string out = "\"";
+  for (char c : v) {
+    if (c == '"') out.push_back('"');
+    out.push_back(c);
+  }
+  out.push_back('"');
+  return out;
+}
+
+int RunLinks(const std::string& server, std::vector<std::string> args) {
+  linkd::v1::ListLinksRequest request;
+  std::string format = "csv";
+  for (size_t i = 0; i + 1 < args.size(); i += 2) {
+    if (args[i] == "--source") {
+      request.set_source(args[i + 1]);
+    } else if (args[i] == "--format") {
+      format = args[i + 1];
+    } else {
+      return UsageError(absl::StrCat("links: unknown option ", args[i]));
+    }
+  }
+  if (args.size() % 2 != 0 || (format != "csv" && format != "text")) {
+    return UsageError("links [--source S] [--format csv|text]");
+  }
+  auto stub = linkd::v1::LinkageService::NewStub(Connect(server));
+  grpc::ClientContext context;
+  auto reader = stub->ListLinks(&context, request);
+  linkd::v1::ListLinksResponse page;
+  uint64_t rows = 0;
+  const bool tty = isatty(STDERR_FILENO);
+  if (format == "csv") absl::PrintF("source,record_id,sui\n");
+  std::string out;
+  while (reader->Read(&page)) {
+    out.clear();
+    for (const auto& row : page.rows()) {
+      if (format == "csv") {
+        absl::StrAppend(&out, CsvField(row.source()), ",",
+                        CsvField(row.record_id()), ",", row.sui(), "\n");
+      } else {
+        absl::StrAppend(&out, absl::StrFormat("%-20s %-20s %s\n",
+                                              row.source(), row.record_id(),
+                                              row.sui()));
+      }
+    }
+    std::fwrite(out.data(), 1, out.size(), stdout);
+    rows += page.rows_size();
+    if (tty) absl::FPrintF(stderr, "\r%d links\033[K", rows);
+  }
+  if (tty) absl::FPrintF(stderr, "\r\033[K");
+  const grpc::Status status = reader->Finish();
+  if (!status.ok()) {
+    absl::FPrintF(stderr, "linkctl: links stopped after %d rows: %s\n", rows,
+                  status.error_message());
+    return 1;
+  }
+  return 0;
+}
+
+int RunLinking(const std::string& server, std::vector<std::string> args) {
+  if (args.size() != 1) return UsageError("linking status|pause|resume");
+  auto stub = linkd::v1::LinkageService::NewStub(Connect(server));
+  if (args[0] == "pause" || args[0] == "resume") {
+    linkd::v1::SetLinkingPausedRequest request;
+    request.set_paused(args[0] == "pause");
+    linkd::v1::SetLinkingPausedResponse response;
+    const grpc::Status status =
+        stub->SetLinkingPaused(ShortContext().get(), request, &response);
+    if (!status.ok()) {
+      absl::FPrintF(stderr, "linkctl: linking %s: %s\n", args[0],
+                    status.error_message());
+      return 1;
+    }
+  } else if (args[0] != "status") {
+    return UsageError("linking status|pause|resume");
+  }
+  linkd::v1::GetLinkingStatusResponse st;
+  const grpc::Status status = stub->GetLinkingStatus(
+      ShortContext().get(), linkd::v1::GetLinkingStatusRequest(), &st);
+  if (!status.ok()) {
+    absl::FPrintF(stderr, "linkctl: linking status: %s\n",
+                  status.error_message());
+    return 1;
+  }
+  absl::PrintF(
+      "linking:       %s\nwaiting:       %d records\nactive SUIs:   %d\n"
+      "open reviews:  %d\n",
+      st.paused() ? "paused" : "running",
+      st.queued_seq() - std::min(st.queued_seq(), st.linked_seq()),
+      st.active_suis(), st.open_reviews());
+  return 0;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -224,5 +411,8 @@ int main(int argc, char** argv) {
   std::vector<std::string> rest(argv + i + 1, argv + argc);
   if (command == "submit") return RunSubmit(server, std::move(rest));
   if (command == "stats") return RunStats(server, std::move(rest));
+  if (command == "resolve") return RunResolve(server, std::move(rest));
+  if (command == "links") return RunLinks(server, std::move(rest));
+  if (command == "linking") return RunLinking(server, std::move(rest));
   return UsageError(absl::StrCat("unknown command '", command, "'"));
 }

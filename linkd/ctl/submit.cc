@@ -1,5 +1,6 @@
 #include "linkd/ctl/submit.h"
 
+#include <algorithm>
 #include <atomic>
 #include <thread>
 #include <utility>
@@ -141,6 +142,7 @@ SubmitSummary Submit(std::shared_ptr<grpc::Channel> channel,
     summary.unchanged += ack.unchanged();
     summary.updated += ack.updated();
     summary.rejected += ack.rejected();
+    summary.link_seq = std::max(summary.link_seq, ack.link_seq());
     summary.acknowledged +=
         ack.accepted() + ack.unchanged() + ack.updated() + ack.rejected();
     for (const v1::ItemRejection& r : ack.rejections()) {

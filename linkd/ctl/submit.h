@@ -46,6 +46,9 @@ struct SubmitSummary {
   uint64_t unchanged = 0;
   uint64_t updated = 0;
   uint64_t rejected = 0;
+  // The link-queue sequence number the acknowledged records are linked by
+  // (LinkageService.GetLinkingStatus); 0 if nothing was queued.
+  uint64_t link_seq = 0;
   std::vector<SubmitRejection> rejections;  // the first 100
   // OK, or why the upload stopped early (unreadable file, lost connection).
   absl::Status status;

@@ -40,8 +40,8 @@ void Reject(v1::IngestAck* ack, uint32_t index, const absl::Status& status) {
 }  // namespace
 
 absl::StatusOr<std::unique_ptr<IngestPipeline>> IngestPipeline::Create(
-    store::Store* store, linker::Linker* linker, const util::Clock* clock,
-    PipelineOptions options) {
+    store::Store* store, linker::LinkWorker* linking,
+    const util::Clock* clock, PipelineOptions options) {
   absl::flat_hash_map<uint32_t, KeyCheck> key_checks;
   LINKD_RETURN_IF_ERROR(store->ScanPrefix(
       store::Cf::kDefault, KeyCheckPrefix(),
@@ -55,15 +55,16 @@ absl::StatusOr<std::unique_ptr<IngestPipeline>> IngestPipeline::Create(
         return true;
       }));
   return std::unique_ptr<IngestPipeline>(
-      new IngestPipeline(store, linker, clock, options, std::move(key_checks)));
+      new IngestPipeline(store, linking, clock, options, std::move(key_checks)));
 }
 
 IngestPipeline::IngestPipeline(
-    store::Store* store, linker::Linker* linker, const util::Clock* clock,
+    store::Store* store, linker::LinkWorker* linking, const util::Clock* clock,
     PipelineOptions options, absl::flat_hash_map<uint32_t, KeyCheck> key_checks)
     : store_(store),
       records_(store),
-      linker_(linker),
+      linking_(linking),
+      link_seq_(linking->last_queued_seq()),
       clock_(clock),
       options_(options),
       key_checks_(std::move(key_checks)) {
@@ -184,26 +185,19 @@ std::vector<absl::StatusOr<v1::IngestAck>> IngestPipeline::ApplyGroup(
   absl::StatusOr<std::vector<store::IngestOutcome>> outcomes =
       records_.Stage(records, now, &write);
   absl::Status committed = outcomes.status();
-  // New and changed records are linked into SUIs in the same batch, so a
-  // record is never stored without its link.
-  std::vector<std::string> link_keys;
-  std::vector<size_t> link_records;  // index into records
-  absl::StatusOr<std::vector<linker::LinkOutcome>> links;
+  // New and changed records join the link queue in the same batch, so a
+  // stored record is never left unlinked, even across a crash.
+  uint64_t seq = link_seq_;
+  std::vector<uint64_t> batch_link_seq(group.size(), 0);
   if (committed.ok()) {
     for (size_t i = 0; i < outcomes->size(); ++i) {
       if ((*outcomes)[i].result == store::IngestResult::kUnchanged) continue;
-      link_keys.push_back(
-          store::RecordKey(records[i]->source(), records[i]->record_id()));
-      link_records.push_back(i);
+      linker::LinkWorker::Enqueue(
+          ++seq,
+          store::RecordKey(records[i]->source(), records[i]->record_id()),
+          &write);
+      batch_link_seq[record_batch[i]] = seq;
     }
-    std::vector<linker::LinkInput> inputs;
-    inputs.reserve(link_keys.size());
-    for (size_t j = 0; j < link_keys.size(); ++j) {
-      inputs.push_back({link_keys[j], &records[link_records[j]]->identity(),
-                        (*outcomes)[link_records[j]].revision});
-    }
-    links = linker_->Link(inputs, now, &write);
-    committed = links.status();
   }
   if (committed.ok()) committed = store_->Commit(std::move(write));
   if (!committed.ok()) {
@@ -215,23 +209,10 @@ std::vector<absl::StatusOr<v1::IngestAck>> IngestPipeline::ApplyGroup(
   for (auto& [version, check] : new_key_checks) {
     key_checks_[version] = std::move(check);
   }
-  for (size_t j = 0; j < link_records.size(); ++j) {
-    v1::IngestAck& ack = *results[record_batch[link_records[j]]];
-    switch ((*links)[j].action) {
-      case linker::LinkAction::kJoined:
-        ack.set_joined(ack.joined() + 1);
-        break;
-      case linker::LinkAction::kNewForReview:
-        ack.set_for_review(ack.for_review() + 1);
-        ack.set_new_suis(ack.new_suis() + 1);
-        break;
-      case linker::LinkAction::kNewSui:
-        ack.set_new_suis(ack.new_suis() + 1);
-        break;
-      case linker::LinkAction::kKept:
-      case linker::LinkAction::kMoved:
-        break;
-    }
+  link_seq_ = seq;
+  linking_->Queued(seq);
+  for (size_t b = 0; b < group.size(); ++b) {
+    if (results[b].ok()) results[b]->set_link_seq(batch_link_seq[b]);
   }
   for (size_t i = 0; i < outcomes->size(); ++i) {
     v1::IngestAck& ack = *results[record_batch[i]];

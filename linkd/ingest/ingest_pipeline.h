@@ -15,7 +15,7 @@
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/types/span.h"
-#include "linkd/linker/linker.h"
+#include "linkd/linker/link_worker.h"
 #include "linkd/store/record_store.h"
 #include "linkd/store/store.h"
 #include "linkd/util/clock.h"
@@ -36,19 +36,20 @@ class IngestPipeline {
  public:
   using Done = std::function<void(absl::StatusOr<v1::IngestAck>)>;
 
-  // `store`, `linker` and `clock` must outlive the pipeline. Reads the key
+  // `store`, `linking` and `clock` must outlive the pipeline. Reads the key
   // checks seen so far and starts the writer thread. Returns the store's
   // error if the key checks cannot be read.
   static absl::StatusOr<std::unique_ptr<IngestPipeline>> Create(
-      store::Store* store, linker::Linker* linker, const util::Clock* clock,
-      PipelineOptions options);
+      store::Store* store, linker::LinkWorker* linking,
+      const util::Clock* clock, PipelineOptions options);
 
   // Applies every batch already submitted, then stops the writer thread.
   ~IngestPipeline();
 
   // Queues `batch`; `done` runs on the writer thread with the batch's
-  // acknowledgement once the batch is stored, linked into SUIs and durable,
-  // or with its error. `*batch`
+  // acknowledgement once the batch is durable, or with its error. New and
+  // changed records are queued for linking in the same write (the ack's
+  // link_seq says when they are linked). `*batch`
   // must stay valid until then. Several queued batches may share one synced
   // commit (group commit); each still gets its own acknowledgement.
   //
@@ -72,7 +73,7 @@ class IngestPipeline {
     Done done;
   };
 
-  IngestPipeline(store::Store* store, linker::Linker* linker,
+  IngestPipeline(store::Store* store, linker::LinkWorker* linking,
                  const util::Clock* clock, PipelineOptions options,
                  absl::flat_hash_map<uint32_t, KeyCheck> key_checks);
   void WriterLoop();
@@ -83,7 +84,9 @@ class IngestPipeline {
 
   store::Store* const store_;
   store::RecordStore records_;
-  linker::Linker* const linker_;
+  linker::LinkWorker* const linking_;
+  // Last link-queue sequence number used. Writer thread only.
+  uint64_t link_seq_;
   const util::Clock* const clock_;
   const PipelineOptions options_;
   // key_version -> key_check of the linkage key that version names. Only

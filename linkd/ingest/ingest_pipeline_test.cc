@@ -30,7 +30,11 @@ class IngestPipelineTest : public ::testing::Test {
                                                        keys_.get());
     linker_ = std::make_unique<linker::Linker>(store_.get(), index_.get(),
                                                linker::LinkerOptions());
-    auto p = IngestPipeline::Create(store_.get(), linker_.get(), &clock_,
+    auto w = linker::LinkWorker::Start(store_.get(), linker_.get(), &clock_,
+                                       linker::LinkWorkerOptions());
+    ASSERT_THAT(w, IsOk());
+    linking_ = *std::move(w);
+    auto p = IngestPipeline::Create(store_.get(), linking_.get(), &clock_,
                                     PipelineOptions{});
     ASSERT_THAT(p, IsOk());
     pipeline_ = *std::move(p);
@@ -38,6 +42,7 @@ class IngestPipelineTest : public ::testing::Test {
 
   void Reopen() {
     pipeline_.reset();
+    linking_.reset();
     linker_.reset();
     index_.reset();
     store_.reset();
@@ -60,6 +65,7 @@ class IngestPipelineTest : public ::testing::Test {
   std::unique_ptr<blocking::KeyGenerator> keys_;
   std::unique_ptr<blocking::BlockingIndex> index_;
   std::unique_ptr<linker::Linker> linker_;
+  std::unique_ptr<linker::LinkWorker> linking_;
   std::unique_ptr<IngestPipeline> pipeline_;
   testing::TestRecords records_;
   uint64_t seq_ = 0;
@@ -71,8 +77,16 @@ TEST_F(IngestPipelineTest, AcceptsThenCountsResubmissionAsUnchanged) {
   EXPECT_EQ(ack->batch_seq(), seq_);
   EXPECT_EQ(ack->accepted(), 50u);
   EXPECT_EQ(ack->rejected(), 0u);
-  // Every stored record is linked: it joined a SUI or started one.
-  EXPECT_EQ(ack->joined() + ack->new_suis(), 50u);
+  // Every stored record is queued for linking, and gets linked.
+  ASSERT_GT(ack->link_seq(), 0u);
+  EXPECT_GE(linking_->WaitLinked(ack->link_seq(), absl::Seconds(30)).linked_seq,
+            ack->link_seq());
+  for (int i = 0; i < 50; ++i) {
+    auto sui = linker_->Resolve(
+        store::RecordKey("school_census", "R" + std::to_string(i)));
+    ASSERT_THAT(sui, IsOk());
+    EXPECT_TRUE(sui->has_value()) << i;
+  }
 
   ack = pipeline_->Apply(Batch("school_census", 0, 50, records_));
   ASSERT_THAT(ack, IsOk());
@@ -143,7 +157,7 @@ TEST_F(IngestPipelineTest,
 }
 
 TEST_F(IngestPipelineTest, RefusesOversizeBatchesWhole) {
-  auto small = IngestPipeline::Create(store_.get(), linker_.get(), &clock_,
+  auto small = IngestPipeline::Create(store_.get(), linking_.get(), &clock_,
                                       PipelineOptions{/*max_batch_items=*/4});
   ASSERT_THAT(small, IsOk());
   EXPECT_THAT(

@@ -810,18 +810,23 @@ absl::StatusOr<SuiInfo> Linker::GetSui(Sui sui,
 
 absl::Status Linker::ForEachLink(
     absl::FunctionRef<bool(std::string_view record_key, Sui sui)> fn,
-    const store::Snapshot* snapshot) const {
+    const store::Snapshot* snapshot, std::string_view start_after) const {
   store::ScanOptions options;
   options.snapshot = snapshot;
   options.fill_cache = false;
-  return store_->ScanPrefix(
-      Cf::kLinks, KeyBuilder().AddU8(kTagLink).key(),
+  const std::string begin = start_after.empty()
+                                ? KeyBuilder().AddU8(kTagLink).key()
+                                : LinkKey(start_after);
+  const std::string end = KeyBuilder().AddU8(kTagLink + 1).key();
+  return store_->ScanRange(
+      Cf::kLinks, begin, end,
       [&](std::string_view key,
           std::string_view value) -> absl::StatusOr<bool> {
         LINKD_ASSIGN_OR_RETURN(store::KeyReader r,
                                store::KeyReader::Create(key));
         LINKD_RETURN_IF_ERROR(r.ReadU8().status());
         LINKD_ASSIGN_OR_RETURN(std::string_view record, r.ReadString());
+        if (!start_after.empty() && record == start_after) return true;
         LINKD_ASSIGN_OR_RETURN(LinkValue link, DecodeLink(value));
         return fn(record, link.sui);
       },

@@ -131,10 +131,12 @@ class Linker {
   absl::StatusOr<store::v1::SuiInfo> GetSui(
       Sui sui, const store::Snapshot* snapshot = nullptr) const;
 
-  // Visits every linked record in record-key order. Return false to stop.
+  // Visits linked records in record-key order, starting after
+  // `start_after` (from the first if empty). Return false to stop.
   absl::Status ForEachLink(
       absl::FunctionRef<bool(std::string_view record_key, Sui sui)> fn,
-      const store::Snapshot* snapshot = nullptr) const;
+      const store::Snapshot* snapshot = nullptr,
+      std::string_view start_after = {}) const;
 
   // Review tasks, by id; only open ones when `open_only`.
   absl::StatusOr<std::vector<store::v1::ReviewTask>> ListReviews(

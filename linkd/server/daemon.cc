@@ -21,6 +21,7 @@
 #include "linkd/linker/linker.h"
 #include "linkd/server/admin_service.h"
 #include "linkd/server/ingest_service.h"
+#include "linkd/server/linkage_service.h"
 #include "linkd/store/record_store.h"
 #include "linkd/store/store.h"
 #include "linkd/util/status_macros.h"
@@ -63,6 +64,7 @@ absl::Status ApplyConfig(const config::v1::DaemonConfig& config,
   if (config.block_cache_mib() != 0) {
     options->block_cache_mib = config.block_cache_mib();
   }
+  if (config.start_linking_paused()) options->start_linking_paused = true;
   if (config.shutdown_grace_seconds() != 0) {
     options->shutdown_grace = absl::Seconds(config.shutdown_grace_seconds());
   }
@@ -118,9 +120,11 @@ struct Daemon::State {
   std::unique_ptr<blocking::KeyGenerator> blocking_keys;
   std::unique_ptr<blocking::BlockingIndex> blocking_index;
   std::unique_ptr<linker::Linker> linker;
+  std::unique_ptr<linker::LinkWorker> linking;
   std::unique_ptr<ingest::IngestPipeline> pipeline;
   std::unique_ptr<IngestServiceImpl> ingest_service;
   std::unique_ptr<AdminServiceImpl> admin_service;
+  std::unique_ptr<LinkageServiceImpl> linkage_service;
   std::unique_ptr<grpc::Server> server;
   bool shut_down = false;
 };
@@ -151,16 +155,24 @@ absl::StatusOr<std::unique_ptr<Daemon>> Daemon::Start(DaemonOptions options) {
   state->linker = std::make_unique<linker::Linker>(
       state->store.get(), state->blocking_index.get(), linker::LinkerOptions());
   LINKD_RETURN_IF_ERROR(state->linker->LoadSavedModel());
+  linker::LinkWorkerOptions link_options;
+  link_options.paused = options.start_linking_paused;
+  LINKD_ASSIGN_OR_RETURN(
+      state->linking,
+      linker::LinkWorker::Start(state->store.get(), state->linker.get(),
+                                options.clock, link_options));
   ingest::PipelineOptions pipeline_options;
   pipeline_options.max_batch_items = options.max_batch_items;
   LINKD_ASSIGN_OR_RETURN(
       state->pipeline,
-      ingest::IngestPipeline::Create(state->store.get(), state->linker.get(),
+      ingest::IngestPipeline::Create(state->store.get(), state->linking.get(),
                                      options.clock, pipeline_options));
   state->ingest_service =
       std::make_unique<IngestServiceImpl>(state->pipeline.get());
   state->admin_service =
       std::make_unique<AdminServiceImpl>(state->records.get());
+  state->linkage_service = std::make_unique<LinkageServiceImpl>(
+      state->store.get(), state->linker.get(), state->linking.get());
 
   grpc::EnableDefaultHealthCheckService(true);
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
@@ -175,6 +187,7 @@ absl::StatusOr<std::unique_ptr<Daemon>> Daemon::Start(DaemonOptions options) {
   builder.SetResourceQuota(quota);
   builder.RegisterService(state->ingest_service.get());
   builder.RegisterService(state->admin_service.get());
+  builder.RegisterService(state->linkage_service.get());
   state->server = builder.BuildAndStart();
   if (state->server == nullptr || port == 0) {
     return absl::UnavailableError(
@@ -203,6 +216,7 @@ void Daemon::Shutdown() {
   state_->server->Wait();
   state_->server.reset();
   state_->pipeline.reset();  // applies every queued batch, then joins
+  state_->linking.reset();   // finishes the batch it is linking
   state_->linker.reset();
   state_->blocking_index.reset();
   state_->records.reset();

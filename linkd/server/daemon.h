@@ -22,6 +22,7 @@ struct DaemonOptions {
   uint32_t max_batch_items = 10000;
   uint32_t block_cache_mib = 256;
   absl::Duration shutdown_grace = absl::Seconds(10);
+  bool start_linking_paused = false;
   const util::Clock* clock = util::Clock::Real();
 };
 

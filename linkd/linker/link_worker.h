@@ -1,0 +1,112 @@
+// linkd::linker::LinkWorker: links stored records into SUIs behind ingest.
+//
+// Ingest stays fast and durable on its own: the ingest pipeline stores each
+// new or changed record together with an entry in the link queue, in the
+// same WriteBatch, and acknowledges it. This worker consumes the queue in
+// order, on its own thread (the linker's single writer), and commits each
+// linked batch together with the removal of its queue entries, so every
+// queued record is linked exactly once, across crashes and restarts too.
+//
+// Queue layout in Cf::kLinks: (5, sequence number) -> record key. The
+// counter "linked_seq" in Cf::kStats is the watermark: every entry up to it
+// is linked.
+#ifndef LINKD_LINKER_LINK_WORKER_H_
+#define LINKD_LINKER_LINK_WORKER_H_
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <thread>
+
+#include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
+#include "linkd/linker/linker.h"
+#include "linkd/store/store.h"
+#include "linkd/util/clock.h"
+
+namespace linkd::linker {
+
+struct LinkWorkerOptions {
+  // Queue entries linked in one WriteBatch.
+  size_t batch_records = 1000;
+  // Start paused: records queue up until SetPaused(false) (bulk loads).
+  bool paused = false;
+};
+
+// Progress of linking: all queue entries up to linked_seq are linked;
+// entries up to queued_seq exist.
+struct LinkProgress {
+  uint64_t queued_seq = 0;
+  uint64_t linked_seq = 0;
+  bool paused = false;
+};
+
+// Thread-safe.
+class LinkWorker {
+ public:
+  // Reads the queue's state and starts the worker thread, which links what
+  // is already queued (e.g. after a crash). `store`, `linker` and `clock`
+  // must outlive the worker. Returns a Store error if the state cannot be
+  // read.
+  static absl::StatusOr<std::unique_ptr<LinkWorker>> Start(
+      store::Store* store, Linker* linker, const util::Clock* clock,
+      LinkWorkerOptions options);
+
+  // Finishes the batch in progress and stops. Entries still queued stay in
+  // the queue for the next start.
+  ~LinkWorker();
+
+  // Adds a queue entry for `record_key` with sequence number `seq` to
+  // `batch` (the ingest pipeline's single writer calls this; sequence
+  // numbers must increase). Call Queued(seq) once the batch is committed.
+  static void Enqueue(uint64_t seq, std::string_view record_key,
+                      store::WriteBatch* batch);
+
+  // The last sequence number used so far (for the ingest pipeline to
+  // continue from).
+  uint64_t last_queued_seq() const;
+
+  // Tells the worker that entries up to `seq` are committed.
+  void Queued(uint64_t seq);
+
+  LinkProgress progress() const;
+
+  // Pauses or resumes linking. While paused, ingest goes on and records
+  // wait in the queue (e.g. during an initial bulk load).
+  void SetPaused(bool paused);
+
+  // Waits until everything up to `seq` is linked or `timeout` passes;
+  // returns the progress then.
+  LinkProgress WaitLinked(uint64_t seq, absl::Duration timeout) const;
+
+  // Runs `fn` on the linker's writer (between batches), e.g. a reviewer's
+  // decision; returns its status.
+  absl::Status RunExclusive(absl::FunctionRef<absl::Status()> fn);
+
+ private:
+  LinkWorker(store::Store* store, Linker* linker, const util::Clock* clock,
+             LinkWorkerOptions options, uint64_t queued, uint64_t linked);
+  void Loop();
+  // Links up to options_.batch_records queued entries; returns how many.
+  absl::StatusOr<size_t> LinkSome();
+
+  store::Store* const store_;
+  Linker* const linker_;
+  const util::Clock* const clock_;
+  const LinkWorkerOptions options_;
+
+  absl::Mutex writer_mu_;  // held while linking a batch or running fn
+
+  mutable absl::Mutex mu_;
+  uint64_t queued_seq_ ABSL_GUARDED_BY(mu_);
+  uint64_t linked_seq_ ABSL_GUARDED_BY(mu_);
+  bool stopping_ ABSL_GUARDED_BY(mu_) = false;
+  bool paused_ ABSL_GUARDED_BY(mu_);
+  std::thread thread_;
+};
+
+}  // namespace linkd::linker
+
+#endif  // LINKD_LINKER_LINK_WORKER_H_
