@@ -98,6 +98,15 @@ echo "== 6. What linkd stored (counts only: linkd never shows token values)"
 "$bin/linkctl" --server "$addr" stats
 
 echo
+echo "== 7. Linked into single unique identifiers (SUIs)"
+"$bin/linkctl" --server "$addr" linking status
+echo "-- the first links (source, record, SUI):"
+"$bin/linkctl" --server "$addr" links | head -n 6
+first=$(sed -n 2p "$demo/population/health.csv" | cut -d, -f2)
+echo "-- resolve health record $first:"
+"$bin/linkctl" --server "$addr" resolve --source health --record "$first"
+
+echo
 if [ "$keep" = 1 ]; then
   echo "linkd keeps running on $addr; try: $bin/linkctl --server $addr stats"
   echo "Press Ctrl-C to stop it."

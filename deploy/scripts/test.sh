@@ -23,4 +23,5 @@ echo "== build (ASan + UBSan)"
 echo "== tests under ASan + UBSan"
 ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+LINKD_E2E_SCALE=0.25 \
   ctest --test-dir "$root/build-asan" -j"$jobs" --output-on-failure --timeout 900
