@@ -75,8 +75,8 @@ std::unique_ptr<grpc::ClientContext> ShortContext() {
 
 // Waits until linking reaches `seq`, showing progress; false if linking is
 // paused or the status cannot be read.
-bool WaitForLinking(const std::shared_ptr<grpc::Channel>& channel,
-                    uint64_t seq, bool tty) {
+bool WaitForLinking(const std::shared_ptr<grpc::Channel>& channel, uint64_t seq,
+                    bool tty) {
   auto stub = linkd::v1::LinkageService::NewStub(channel);
   absl::Time last_line = absl::Now();
   for (;;) {
@@ -333,9 +333,8 @@ int RunLinks(const std::string& server, std::vector<std::string> args) {
         absl::StrAppend(&out, CsvField(row.source()), ",",
                         CsvField(row.record_id()), ",", row.sui(), "\n");
       } else {
-        absl::StrAppend(&out, absl::StrFormat("%-20s %-20s %s\n",
-                                              row.source(), row.record_id(),
-                                              row.sui()));
+        absl::StrAppend(&out, absl::StrFormat("%-20s %-20s %s\n", row.source(),
+                                              row.record_id(), row.sui()));
       }
     }
     std::fwrite(out.data(), 1, out.size(), stdout);

@@ -40,8 +40,8 @@ void Reject(v1::IngestAck* ack, uint32_t index, const absl::Status& status) {
 }  // namespace
 
 absl::StatusOr<std::unique_ptr<IngestPipeline>> IngestPipeline::Create(
-    store::Store* store, linker::LinkWorker* linking,
-    const util::Clock* clock, PipelineOptions options) {
+    store::Store* store, linker::LinkWorker* linking, const util::Clock* clock,
+    PipelineOptions options) {
   absl::flat_hash_map<uint32_t, KeyCheck> key_checks;
   LINKD_RETURN_IF_ERROR(store->ScanPrefix(
       store::Cf::kDefault, KeyCheckPrefix(),
@@ -54,8 +54,8 @@ absl::StatusOr<std::unique_ptr<IngestPipeline>> IngestPipeline::Create(
         key_checks[version] = std::string(value);
         return true;
       }));
-  return std::unique_ptr<IngestPipeline>(
-      new IngestPipeline(store, linking, clock, options, std::move(key_checks)));
+  return std::unique_ptr<IngestPipeline>(new IngestPipeline(
+      store, linking, clock, options, std::move(key_checks)));
 }
 
 IngestPipeline::IngestPipeline(

@@ -26,8 +26,8 @@ class IngestPipelineTest : public ::testing::Test {
     auto keys = blocking::KeyGenerator::Create(blocking::BlockingConfig());
     ASSERT_THAT(keys, IsOk());
     keys_ = *std::move(keys);
-    index_ = std::make_unique<blocking::BlockingIndex>(store_.get(),
-                                                       keys_.get());
+    index_ =
+        std::make_unique<blocking::BlockingIndex>(store_.get(), keys_.get());
     linker_ = std::make_unique<linker::Linker>(store_.get(), index_.get(),
                                                linker::LinkerOptions());
     auto w = linker::LinkWorker::Start(store_.get(), linker_.get(), &clock_,

@@ -112,19 +112,14 @@ LinkProgress LinkWorker::WaitLinked(uint64_t seq,
     const LinkWorker* w;
     uint64_t seq;
   } arg{this, seq};
-  mu_.AwaitWithTimeout(
-      absl::Condition(
-          +[](Arg* a) ABSL_NO_THREAD_SAFETY_ANALYSIS {
-            return a->w->linked_seq_ >= a->seq || a->w->stopping_;
-          },
-          &arg),
-      timeout);
+  mu_.AwaitWithTimeout(absl::Condition(
+                           +[](Arg* a) ABSL_NO_THREAD_SAFETY_ANALYSIS {
+                             return a->w->linked_seq_ >= a->seq ||
+                                    a->w->stopping_;
+                           },
+                           &arg),
+                       timeout);
   return LinkProgress{queued_seq_, linked_seq_, paused_};
-}
-
-absl::Status LinkWorker::RunExclusive(absl::FunctionRef<absl::Status()> fn) {
-  absl::MutexLock lock(&writer_mu_);
-  return fn();
 }
 
 void LinkWorker::Loop() {
@@ -160,7 +155,6 @@ void LinkWorker::Loop() {
 }
 
 absl::StatusOr<size_t> LinkWorker::LinkSome() {
-  absl::MutexLock writer(&writer_mu_);
   uint64_t queued_before;
   {
     absl::MutexLock lock(&mu_);
@@ -168,15 +162,15 @@ absl::StatusOr<size_t> LinkWorker::LinkSome() {
   }
   std::vector<uint64_t> seqs;
   std::vector<std::string> keys;
-  LINKD_RETURN_IF_ERROR(store_->ScanPrefix(
-      Cf::kLinks, QueuePrefix(),
-      [&](std::string_view key,
-          std::string_view value) -> absl::StatusOr<bool> {
-        LINKD_ASSIGN_OR_RETURN(uint64_t seq, QueueSeq(key));
-        seqs.push_back(seq);
-        keys.emplace_back(value);
-        return seqs.size() < options_.batch_records;
-      }));
+  LINKD_RETURN_IF_ERROR(
+      store_->ScanPrefix(Cf::kLinks, QueuePrefix(),
+                         [&](std::string_view key,
+                             std::string_view value) -> absl::StatusOr<bool> {
+                           LINKD_ASSIGN_OR_RETURN(uint64_t seq, QueueSeq(key));
+                           seqs.push_back(seq);
+                           keys.emplace_back(value);
+                           return seqs.size() < options_.batch_records;
+                         }));
   uint64_t linked_before;
   {
     absl::MutexLock lock(&mu_);
@@ -196,12 +190,10 @@ absl::StatusOr<size_t> LinkWorker::LinkSome() {
     if (!records[i].ParseFromString(*values[i])) {
       return absl::DataLossError("records: malformed stored record");
     }
-    inputs.push_back(
-        {keys[i], &records[i].identity(), records[i].revision()});
+    inputs.push_back({keys[i], &records[i].identity(), records[i].revision()});
   }
   store::WriteBatch batch = store_->NewBatch();
-  LINKD_RETURN_IF_ERROR(
-      linker_->Link(inputs, clock_->Now(), &batch).status());
+  LINKD_RETURN_IF_ERROR(linker_->Link(inputs, clock_->Now(), &batch).status());
   for (uint64_t seq : seqs) batch.Delete(Cf::kLinks, QueueKey(seq));
   const uint64_t last = seqs.back();
   if (last > linked_before) {

@@ -81,10 +81,6 @@ class LinkWorker {
   // returns the progress then.
   LinkProgress WaitLinked(uint64_t seq, absl::Duration timeout) const;
 
-  // Runs `fn` on the linker's writer (between batches), e.g. a reviewer's
-  // decision; returns its status.
-  absl::Status RunExclusive(absl::FunctionRef<absl::Status()> fn);
-
  private:
   LinkWorker(store::Store* store, Linker* linker, const util::Clock* clock,
              LinkWorkerOptions options, uint64_t queued, uint64_t linked);
@@ -96,8 +92,6 @@ class LinkWorker {
   Linker* const linker_;
   const util::Clock* const clock_;
   const LinkWorkerOptions options_;
-
-  absl::Mutex writer_mu_;  // held while linking a batch or running fn
 
   mutable absl::Mutex mu_;
   uint64_t queued_seq_ ABSL_GUARDED_BY(mu_);

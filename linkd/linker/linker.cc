@@ -157,8 +157,7 @@ class Linker::Run {
         batch_(batch) {}
 
   absl::StatusOr<LinkOutcome> LinkOne(const LinkInput& in);
-  absl::StatusOr<ReviewTask> Decide(uint64_t id, bool same,
-                                    std::string_view by,
+  absl::StatusOr<ReviewTask> Decide(uint64_t id, bool same, std::string_view by,
                                     std::string_view reason);
   absl::Status Finish();
 
@@ -169,8 +168,7 @@ class Linker::Run {
     bool conflict = false;
   };
 
-  absl::StatusOr<std::optional<LinkValue>> LinkOf(
-      std::string_view record_key);
+  absl::StatusOr<std::optional<LinkValue>> LinkOf(std::string_view record_key);
   absl::StatusOr<std::optional<Sui>> SuiOf(std::string_view record_key) {
     LINKD_ASSIGN_OR_RETURN(std::optional<LinkValue> link, LinkOf(record_key));
     if (!link.has_value()) return std::optional<Sui>();
@@ -188,8 +186,7 @@ class Linker::Run {
                       uint64_t revision);
   absl::Status Unassign(std::string_view record_key, Sui sui);
   // Records that a record stays in `sui`, now linked from `revision`.
-  absl::Status Relink(std::string_view record_key, Sui sui,
-                      uint64_t revision) {
+  absl::Status Relink(std::string_view record_key, Sui sui, uint64_t revision) {
     const LinkValue link{sui, revision};
     batch_->Put(Cf::kLinks, LinkKey(record_key), EncodeLink(link));
     link_of_[std::string(record_key)] = link;
@@ -403,8 +400,9 @@ absl::StatusOr<uint64_t> Linker::Run::OpenReview(std::string_view record_key,
                                                  Sui mine, Sui theirs,
                                                  double weight) {
   if (!review_seq_.has_value()) {
-    LINKD_ASSIGN_OR_RETURN(int64_t seq, l_->store_->GetCounter(
-                                            Cf::kStats, CounterKey(kReviewSeq)));
+    LINKD_ASSIGN_OR_RETURN(
+        int64_t seq,
+        l_->store_->GetCounter(Cf::kStats, CounterKey(kReviewSeq)));
     review_seq_ = static_cast<uint64_t>(seq);
   }
   const uint64_t id = ++*review_seq_;
@@ -490,8 +488,7 @@ absl::StatusOr<LinkOutcome> Linker::Run::LinkOne(const LinkInput& in) {
   l_->index_->keys()->Keys(*in.identity, &keys);
   LINKD_ASSIGN_OR_RETURN(
       blocking::CandidateResult committed,
-      l_->index_->CandidatesForKeys(keys, l_->options_.candidates,
-                                    record_key));
+      l_->index_->CandidatesForKeys(keys, l_->options_.candidates, record_key));
   absl::flat_hash_set<std::string> seen;
   std::vector<std::string> candidates;
   for (blocking::Candidate& c : committed.candidates) {
@@ -542,8 +539,8 @@ absl::StatusOr<LinkOutcome> Linker::Run::LinkOne(const LinkInput& in) {
     if (info->state() != SuiInfo::STATE_ACTIVE) continue;
     const bool own = prev.has_value() && *prev == s;
     if (!own && IdentifierConflict(*info, d)) continue;
-    if (!own && prev_info != nullptr && !Compatible(*prev_info, prev->bits(),
-                                                    *info, bits)) {
+    if (!own && prev_info != nullptr &&
+        !Compatible(*prev_info, prev->bits(), *info, bits)) {
       continue;
     }
     ranked.emplace_back(g.best, bits);
@@ -595,11 +592,10 @@ absl::StatusOr<LinkOutcome> Linker::Run::LinkOne(const LinkInput& in) {
       return out;
     }
     // Leaves a SUI that keeps its other records: link afresh below.
-    ranked.erase(std::remove_if(ranked.begin(), ranked.end(),
-                                [&](const auto& r) {
-                                  return r.second == prev->bits();
-                                }),
-                 ranked.end());
+    ranked.erase(
+        std::remove_if(ranked.begin(), ranked.end(),
+                       [&](const auto& r) { return r.second == prev->bits(); }),
+        ranked.end());
     out.best_weight = ranked.empty() ? kNoCandidate : ranked.front().first;
   }
 
@@ -634,9 +630,8 @@ absl::StatusOr<LinkOutcome> Linker::Run::LinkOne(const LinkInput& in) {
   if (!ranked.empty() && ranked.front().first >= lower) {
     LINKD_ASSIGN_OR_RETURN(Sui theirs, Sui::FromBits(ranked.front().second));
     LINKD_ASSIGN_OR_RETURN(
-        out.review_id,
-        OpenReview(record_key, groups[theirs.bits()].best_record, fresh,
-                   theirs, ranked.front().first));
+        out.review_id, OpenReview(record_key, groups[theirs.bits()].best_record,
+                                  fresh, theirs, ranked.front().first));
     if (!moved) out.action = LinkAction::kNewForReview;
   }
   return out;
@@ -742,8 +737,9 @@ absl::Status Linker::LoadSavedModel() {
   }
   absl::StatusOr<matcher::Model> model = matcher::Model::FromProto(proto);
   if (!model.ok()) {
-    return absl::DataLossError(absl::StrCat(
-        "model: the saved linkage model is invalid: ", model.status().message()));
+    return absl::DataLossError(
+        absl::StrCat("model: the saved linkage model is invalid: ",
+                     model.status().message()));
   }
   SetModel(std::make_shared<const matcher::Model>(*std::move(model)));
   return absl::OkStatus();
@@ -870,8 +866,9 @@ absl::StatusOr<ReviewTask> Linker::GetReview(uint64_t id) const {
 
 absl::StatusOr<LinkStats> Linker::Stats() const {
   LinkStats stats;
-  LINKD_ASSIGN_OR_RETURN(stats.active_suis,
-                         store_->GetCounter(Cf::kStats, CounterKey(kActiveSuis)));
+  LINKD_ASSIGN_OR_RETURN(
+      stats.active_suis,
+      store_->GetCounter(Cf::kStats, CounterKey(kActiveSuis)));
   LINKD_ASSIGN_OR_RETURN(
       stats.open_reviews,
       store_->GetCounter(Cf::kStats, CounterKey(kOpenReviews)));

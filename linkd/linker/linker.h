@@ -58,11 +58,11 @@ struct LinkerOptions {
 };
 
 enum class LinkAction : uint8_t {
-  kJoined,       // joined an existing SUI
-  kNewSui,       // no candidate close enough: a new SUI
-  kNewForReview, // a new SUI and a review task against the best candidate
-  kKept,         // an updated record stayed in its SUI
-  kMoved,        // an updated record left its SUI for another (or a new one)
+  kJoined,        // joined an existing SUI
+  kNewSui,        // no candidate close enough: a new SUI
+  kNewForReview,  // a new SUI and a review task against the best candidate
+  kKept,          // an updated record stayed in its SUI
+  kMoved,         // an updated record left its SUI for another (or a new one)
 };
 
 struct LinkOutcome {

@@ -32,8 +32,8 @@ class LinkerTest : public ::testing::Test {
     auto keys = blocking::KeyGenerator::Create(blocking::BlockingConfig());
     ASSERT_THAT(keys, IsOk());
     keys_ = *std::move(keys);
-    index_ = std::make_unique<blocking::BlockingIndex>(store_.get(),
-                                                       keys_.get());
+    index_ =
+        std::make_unique<blocking::BlockingIndex>(store_.get(), keys_.get());
     linker_ =
         std::make_unique<Linker>(store_.get(), index_.get(), LinkerOptions());
   }
@@ -111,15 +111,15 @@ constexpr char kNhsA[] = "9990000018";
 constexpr char kNhsB[] = "9990000026";
 
 TEST_F(LinkerTest, SameChildFromTwoSourcesGetsOneSui) {
-  auto first = Ingest({{"school_census", "P1",
-                        Child("Amelia", "Okafor", "2015-03-04", "F",
-                              "LS6 2AB")}});
+  auto first =
+      Ingest({{"school_census", "P1",
+               Child("Amelia", "Okafor", "2015-03-04", "F", "LS6 2AB")}});
   ASSERT_EQ(first.size(), 1u);
   EXPECT_EQ(first[0].action, LinkAction::kNewSui);
   // Health spells the name with a typo and writes the date its own way.
-  auto second = Ingest({{"health", "H1",
-                         Child("Amelia", "Okafore", "20150304", "2",
-                               "LS6 2AB", "", kNhsA)}});
+  auto second = Ingest(
+      {{"health", "H1",
+        Child("Amelia", "Okafore", "20150304", "2", "LS6 2AB", "", kNhsA)}});
   ASSERT_EQ(second.size(), 1u);
   EXPECT_EQ(second[0].action, LinkAction::kJoined);
   EXPECT_EQ(SuiOf("school_census", "P1"), SuiOf("health", "H1"));
@@ -139,10 +139,10 @@ TEST_F(LinkerTest, RecordsInOneBatchSeeEachOther) {
 }
 
 TEST_F(LinkerTest, TwinsStayApart) {
-  Ingest({{"health", "H1",
-           Child("Oliver", "Khan", "2016-05-20", "M", "LS6 2AB")},
-          {"health", "H2",
-           Child("Olivia", "Khan", "2016-05-20", "F", "LS6 2AB")}});
+  Ingest(
+      {{"health", "H1", Child("Oliver", "Khan", "2016-05-20", "M", "LS6 2AB")},
+       {"health", "H2",
+        Child("Olivia", "Khan", "2016-05-20", "F", "LS6 2AB")}});
   EXPECT_NE(SuiOf("health", "H1"), SuiOf("health", "H2"));
   // A later school record of one twin joins that twin only.
   Ingest({{"school_census", "P7",
@@ -153,9 +153,9 @@ TEST_F(LinkerTest, TwinsStayApart) {
 TEST_F(LinkerTest, DifferentNhsNumbersAreNeverLinked) {
   Ingest({{"health", "H1",
            Child("Isla", "Jones", "2014-01-09", "F", "LS6 2AB", "", kNhsA)}});
-  auto out = Ingest({{"social_care", "C1",
-                      Child("Isla", "Jones", "2014-01-09", "F", "LS6 2AB", "",
-                            kNhsB)}});
+  auto out = Ingest(
+      {{"social_care", "C1",
+        Child("Isla", "Jones", "2014-01-09", "F", "LS6 2AB", "", kNhsB)}});
   ASSERT_EQ(out.size(), 1u);
   EXPECT_EQ(out[0].action, LinkAction::kNewSui);
   EXPECT_NE(SuiOf("health", "H1"), SuiOf("social_care", "C1"));
@@ -167,8 +167,8 @@ TEST_F(LinkerTest, AnUpdatedRecordMovesAndItsOldSuiResolvesToTheNewOne) {
            Child("Jack", "Brown", "2013-07-08", "M", "M14 4UL")}});
   const Sui old = SuiOf("health", "H1");
   // The provider corrects H1: it was Jack's record all along.
-  auto out = Ingest({{"health", "H1",
-                      Child("Jack", "Brown", "2013-07-08", "1", "M14 4UL")}});
+  auto out = Ingest(
+      {{"health", "H1", Child("Jack", "Brown", "2013-07-08", "1", "M14 4UL")}});
   ASSERT_EQ(out.size(), 1u);
   EXPECT_EQ(out[0].action, LinkAction::kMoved);
   EXPECT_EQ(SuiOf("health", "H1"), SuiOf("school_census", "P1"));
@@ -182,15 +182,16 @@ TEST_F(LinkerTest, AnUpdatedRecordMovesAndItsOldSuiResolvesToTheNewOne) {
 TEST_F(LinkerTest, BorderlinePairsGoToReviewAndDecisionsStick) {
   // Same name and birth date, nothing else: place the thresholds around
   // this pair's weight so that it is borderline under this model.
-  const Rec a{"health", "H1",
-              Child("Mohammed", "Ali", "2017-09-10", "", "")};
+  const Rec a{"health", "H1", Child("Mohammed", "Ali", "2017-09-10", "", "")};
   const Rec b{"social_care", "C1",
               Child("Mohammed", "Ali", "2017-09-10", "", "")};
-  matcher::DecodedIdentity da = matcher::Decode(encoder_.Encode(a.clear, nullptr));
-  matcher::DecodedIdentity db = matcher::Decode(encoder_.Encode(b.clear, nullptr));
+  matcher::DecodedIdentity da =
+      matcher::Decode(encoder_.Encode(a.clear, nullptr));
+  matcher::DecodedIdentity db =
+      matcher::Decode(encoder_.Encode(b.clear, nullptr));
   auto model = std::make_shared<matcher::Model>();
-  const double w = model->MatchWeight(
-      matcher::Compare(da, db, model->comparison()));
+  const double w =
+      model->MatchWeight(matcher::Compare(da, db, model->comparison()));
   ASSERT_THAT(model->SetThresholds(w - 1, w + 1), IsOk());
   linker_->SetModel(model);
 
@@ -222,19 +223,21 @@ TEST_F(LinkerTest, BorderlinePairsGoToReviewAndDecisionsStick) {
 
   // Deciding twice is refused.
   store::WriteBatch again = store_->NewBatch();
-  EXPECT_THAT(linker_->Decide(out[0].review_id, false, "la/123", "", now_,
-                              &again),
-              StatusIs(absl::StatusCode::kFailedPrecondition));
+  EXPECT_THAT(
+      linker_->Decide(out[0].review_id, false, "la/123", "", now_, &again),
+      StatusIs(absl::StatusCode::kFailedPrecondition));
 }
 
 TEST_F(LinkerTest, NotSameDecisionsKeepSuisApartLater) {
   const Rec a{"health", "H1", Child("Ava", "Patel", "2018-04-01", "", "")};
   const Rec b{"social_care", "C1", Child("Ava", "Patel", "2018-04-01", "", "")};
-  matcher::DecodedIdentity da = matcher::Decode(encoder_.Encode(a.clear, nullptr));
-  matcher::DecodedIdentity db = matcher::Decode(encoder_.Encode(b.clear, nullptr));
+  matcher::DecodedIdentity da =
+      matcher::Decode(encoder_.Encode(a.clear, nullptr));
+  matcher::DecodedIdentity db =
+      matcher::Decode(encoder_.Encode(b.clear, nullptr));
   auto model = std::make_shared<matcher::Model>();
-  const double w = model->MatchWeight(
-      matcher::Compare(da, db, model->comparison()));
+  const double w =
+      model->MatchWeight(matcher::Compare(da, db, model->comparison()));
   ASSERT_THAT(model->SetThresholds(w - 1, w + 1), IsOk());
   linker_->SetModel(model);
   Ingest({a});
@@ -250,8 +253,8 @@ TEST_F(LinkerTest, NotSameDecisionsKeepSuisApartLater) {
   auto strict = std::make_shared<matcher::Model>();
   ASSERT_THAT(strict->SetThresholds(w - 20, w - 10), IsOk());
   linker_->SetModel(strict);
-  Ingest({{"school_census", "P1",
-           Child("Ava", "Patel", "01/04/2018", "F", "")}});
+  Ingest(
+      {{"school_census", "P1", Child("Ava", "Patel", "01/04/2018", "F", "")}});
   EXPECT_NE(SuiOf("health", "H1"), SuiOf("social_care", "C1"));
 }
 

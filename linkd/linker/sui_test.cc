@@ -26,7 +26,8 @@ TEST_F(SuiTest, PrintsGroupedAndParsesBack) {
   for (int i = 0; i < 1000; ++i) {
     const Sui s = Sui::Random();
     const std::string text = s.ToString();
-    EXPECT_THAT(text, MatchesRegex("[0-9A-Z]{4}-[0-9A-Z]{4}-[0-9A-Z]{4}-[0-9A-Z]"));
+    EXPECT_THAT(text,
+                MatchesRegex("[0-9A-Z]{4}-[0-9A-Z]{4}-[0-9A-Z]{4}-[0-9A-Z]"));
     auto parsed = Sui::Parse(text);
     ASSERT_THAT(parsed, IsOk());
     EXPECT_EQ(*parsed, s);
@@ -76,9 +77,9 @@ TEST_F(SuiTest, RefusesMalformedText) {
                                           HasSubstr("13 characters")));
   EXPECT_THAT(Sui::Parse("7K2M-9QXT-4HB3-R-X"),
               StatusIs(absl::StatusCode::kInvalidArgument));
-  EXPECT_THAT(Sui::Parse("7K2M-9QXT-4HB3-U"),
-              StatusIs(absl::StatusCode::kInvalidArgument,
-                       HasSubstr("base-32")));
+  EXPECT_THAT(
+      Sui::Parse("7K2M-9QXT-4HB3-U"),
+      StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("base-32")));
   EXPECT_THAT(Sui::FromBits(0), StatusIs(absl::StatusCode::kInvalidArgument));
   EXPECT_THAT(Sui::FromBits(uint64_t{1} << 60),
               StatusIs(absl::StatusCode::kInvalidArgument));

@@ -119,9 +119,9 @@ grpc::ServerUnaryReactor* LinkageServiceImpl::Resolve(
                                  "record: source and record_id are required"));
     return reactor;
   }
-  absl::StatusOr<std::optional<linker::Sui>> sui = linker_->Resolve(
-      store::RecordKey(request->record().source(),
-                       request->record().record_id()));
+  absl::StatusOr<std::optional<linker::Sui>> sui =
+      linker_->Resolve(store::RecordKey(request->record().source(),
+                                        request->record().record_id()));
   if (!sui.ok()) {
     reactor->Finish(ToGrpcStatus(sui.status()));
   } else if (!sui->has_value()) {

@@ -11,3 +11,9 @@ echo "== ingest throughput and linkd peak RSS (1M records)"
 echo
 echo "== privacy: frequency-alignment attacks by a curious operator"
 "$bin/privacy_attack_bench"
+echo
+echo "== Dice kernel"
+"$bin/dice_bench"
+echo
+echo "== blocking pair completeness"
+"$bin/blocking_bench"

@@ -9,7 +9,6 @@
 #include <cstdlib>
 #include <fstream>
 #include <map>
-#include <regex>
 #include <string>
 #include <vector>
 
@@ -73,14 +72,16 @@ int Scaled(int people) {
 
 // Reads one number from linkctl's JSON summary.
 uint64_t JsonField(const std::string& json, const std::string& name) {
-  std::smatch m;
-  const std::regex re("\"" + name + "\":([0-9]+)");
-  if (!std::regex_search(json, m, re)) {
+  const std::string label = "\"" + name + "\":";
+  const size_t at = json.find(label);
+  uint64_t v = 0;
+  if (at == std::string::npos) {
     ADD_FAILURE() << "no " << name << " in " << json;
     return 0;
   }
-  uint64_t v = 0;
-  EXPECT_TRUE(absl::SimpleAtoi(m[1].str(), &v));
+  const size_t begin = at + label.size();
+  const size_t end = json.find_first_not_of("0123456789", begin);
+  EXPECT_TRUE(absl::SimpleAtoi(json.substr(begin, end - begin), &v)) << json;
   return v;
 }
 

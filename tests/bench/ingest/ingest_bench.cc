@@ -27,8 +27,8 @@
 #include "grpcpp/client_context.h"
 #include "grpcpp/create_channel.h"
 #include "linkd/ctl/submit.h"
-#include "linkd/v1/linkage_service.grpc.pb.h"
 #include "linkd/util/temp_dir.h"
+#include "linkd/v1/linkage_service.grpc.pb.h"
 #include "tests/e2e/subprocess.h"
 
 namespace {
@@ -118,10 +118,9 @@ int main(int argc, char** argv) {
               absl::ToDoubleSeconds(absl::Now() - encode_start));
 
   const std::string ready = dir.Sub("ready");
-  std::vector<std::string> linkd_argv = {LINKD_BIN,     "--data-dir",
-                                         dir.Sub("db"), "--listen",
-                                         "127.0.0.1:0", "--ready-file",
-                                         ready};
+  std::vector<std::string> linkd_argv = {
+      LINKD_BIN,     "--data-dir",   dir.Sub("db"), "--listen",
+      "127.0.0.1:0", "--ready-file", ready};
   if (!link_during_ingest) linkd_argv.push_back("--linking-paused");
   Subprocess linkd(linkd_argv, dir.Sub("linkd.out"), dir.Sub("linkd.err"));
   while (ReadFileOrEmpty(ready).empty()) {
