@@ -6,6 +6,7 @@
 
 #include "absl/container/flat_hash_map.h"
 #include "linkd/store/key_codec.h"
+#include "linkd/util/parallel.h"
 #include "linkd/util/status_macros.h"
 
 namespace linkd::blocking {
@@ -38,24 +39,6 @@ std::optional<std::string_view> RecordKeyAfter(std::string_view entry,
   return entry.substr(prefix_size + 4);
 }
 
-// The rule of a blocking counter key (kBlockCounterTag, rule, hash), or
-// DATA_LOSS if the key is malformed.
-absl::StatusOr<uint8_t> ParseCounterKey(std::string_view key) {
-  const absl::Status bad =
-      absl::DataLossError("blocking index: malformed counter key");
-  absl::StatusOr<store::KeyReader> reader = store::KeyReader::Create(key);
-  if (!reader.ok()) return bad;
-  absl::StatusOr<uint8_t> tag = reader->ReadU8();
-  absl::StatusOr<uint8_t> rule = reader->ReadU8();
-  absl::StatusOr<std::string_view> hash = reader->ReadString();
-  if (!tag.ok() || !rule.ok() || !hash.ok() || *tag != kBlockCounterTag ||
-      !IsValidRule(*rule) || hash->size() != kBlockHashBytes ||
-      !reader->done()) {
-    return bad;
-  }
-  return *rule;
-}
-
 }  // namespace
 
 BlockingIndex::BlockingIndex(store::Store* store, const KeyGenerator* keys)
@@ -77,24 +60,15 @@ std::string BlockingIndex::EntryKey(const BlockingKey& key,
       .key();
 }
 
-std::string BlockingIndex::CounterKey(const BlockingKey& key) {
-  return KeyBuilder()
-      .AddU8(kBlockCounterTag)
-      .AddU8(static_cast<uint8_t>(key.rule))
-      .AddString(key.hash_view())
-      .key();
-}
-
-void BlockingIndex::AddKeys(std::string_view record_key,
-                            const std::vector<BlockingKey>& keys, int64_t delta,
-                            store::WriteBatch* batch) const {
+void BlockingIndex::ApplyKeys(std::string_view record_key,
+                              const std::vector<BlockingKey>& keys,
+                              int64_t delta, store::WriteBatch* batch) const {
   for (const BlockingKey& key : keys) {
     if (delta > 0) {
       batch->Put(Cf::kBlocks, EntryKey(key, record_key), std::string_view());
     } else {
       batch->Delete(Cf::kBlocks, EntryKey(key, record_key));
     }
-    batch->AddToCounter(Cf::kStats, CounterKey(key), delta);
   }
 }
 
@@ -104,8 +78,69 @@ absl::Status BlockingIndex::Add(std::string_view record_key,
   LINKD_RETURN_IF_ERROR(CheckArgs(record_key, batch));
   std::vector<BlockingKey> keys;
   keys_->Keys(identity, &keys);
-  AddKeys(record_key, keys, +1, batch);
+  ApplyKeys(record_key, keys, +1, batch);
   return absl::OkStatus();
+}
+
+absl::Status BlockingIndex::BulkAdd(
+    absl::Span<const std::string_view> record_keys,
+    absl::Span<const std::vector<BlockingKey>> keys, int threads) const {
+  const size_t n = record_keys.size();
+  // Entry keys sort by (rule, hash, record key), and the key codec orders
+  // strings by (length, bytes): rank the records in that order once, then
+  // sort compact entries.
+  std::vector<uint32_t> order(n);
+  for (uint32_t i = 0; i < n; ++i) order[i] = i;
+  util::ParallelSort(&order, threads, [&](uint32_t a, uint32_t b) {
+    const std::string_view x = record_keys[a], y = record_keys[b];
+    return x.size() != y.size() ? x.size() < y.size() : x < y;
+  });
+  std::vector<uint32_t> rank(n);
+  for (uint32_t r = 0; r < n; ++r) rank[order[r]] = r;
+  struct Entry {
+    BlockingKey key;
+    uint32_t record;  // rank
+  };
+  std::vector<Entry> entries;
+  size_t total = 0;
+  for (const auto& k : keys) total += k.size();
+  entries.reserve(total);
+  for (size_t i = 0; i < n; ++i) {
+    for (const BlockingKey& k : keys[i]) entries.push_back({k, rank[i]});
+  }
+  util::ParallelSort(&entries, threads, [](const Entry& a, const Entry& b) {
+    if (a.key != b.key) return a.key < b.key;
+    return a.record < b.record;
+  });
+  const size_t parts = std::max<size_t>(
+      1, std::min<size_t>(static_cast<size_t>(std::max(threads, 1)),
+                          entries.size() / 100000 + 1));
+  std::vector<store::SortedLoad> loads;
+  for (size_t p = 0; p < parts; ++p) {
+    LINKD_ASSIGN_OR_RETURN(store::SortedLoad load,
+                           store_->NewSortedLoad(Cf::kBlocks));
+    loads.push_back(std::move(load));
+  }
+  std::vector<absl::Status> errors(parts);
+  util::ParallelFor(
+      entries.size(), static_cast<int>(parts),
+      [&](size_t b, size_t e, size_t part) {
+        for (size_t i = b; i < e; ++i) {
+          if (i > b && entries[i].key == entries[i - 1].key &&
+              entries[i].record == entries[i - 1].record) {
+            continue;  // a repeated key of one record
+          }
+          absl::Status s = loads[part].Add(
+              EntryKey(entries[i].key, record_keys[order[entries[i].record]]),
+              std::string_view());
+          if (!s.ok()) {
+            errors[part] = std::move(s);
+            return;
+          }
+        }
+      });
+  for (const absl::Status& s : errors) LINKD_RETURN_IF_ERROR(s);
+  return store_->Ingest(std::move(loads));
 }
 
 absl::Status BlockingIndex::Remove(std::string_view record_key,
@@ -114,7 +149,7 @@ absl::Status BlockingIndex::Remove(std::string_view record_key,
   LINKD_RETURN_IF_ERROR(CheckArgs(record_key, batch));
   std::vector<BlockingKey> keys;
   keys_->Keys(identity, &keys);
-  AddKeys(record_key, keys, -1, batch);
+  ApplyKeys(record_key, keys, -1, batch);
   return absl::OkStatus();
 }
 
@@ -130,8 +165,8 @@ absl::Status BlockingIndex::Update(
                       new_keys.end(), std::back_inserter(gone));
   std::set_difference(new_keys.begin(), new_keys.end(), old_keys.begin(),
                       old_keys.end(), std::back_inserter(added));
-  AddKeys(record_key, gone, -1, batch);
-  AddKeys(record_key, added, +1, batch);
+  ApplyKeys(record_key, gone, -1, batch);
+  ApplyKeys(record_key, added, +1, batch);
   return absl::OkStatus();
 }
 
@@ -154,36 +189,24 @@ absl::StatusOr<CandidateResult> BlockingIndex::CandidatesForKeys(
   }
   CandidateResult result;
   if (keys.empty()) return result;
-  // Counters and entries must be read at one point in time, or a block could
-  // grow past the cap between the two reads.
+  // Every block is read at one point in time.
   std::optional<store::Snapshot> own;
   if (snapshot == nullptr) {
     own.emplace(store_->GetSnapshot());
     snapshot = &*own;
   }
-  std::vector<std::string> counter_keys;
-  counter_keys.reserve(keys.size());
-  for (const BlockingKey& key : keys) counter_keys.push_back(CounterKey(key));
-  LINKD_ASSIGN_OR_RETURN(std::vector<std::optional<std::string>> counts,
-                         store_->MultiGet(Cf::kStats, counter_keys, snapshot));
-
   absl::flat_hash_map<std::string, RuleMask> found;
+  std::vector<std::string> storage;
   store::ScanOptions scan_options;
   scan_options.snapshot = snapshot;
   for (size_t i = 0; i < keys.size() && !result.truncated; ++i) {
-    int64_t members = 0;
-    if (counts[i].has_value()) {
-      LINKD_ASSIGN_OR_RETURN(members, store::DecodeCounter(*counts[i]));
-    }
-    if (members <= 0 || (limits.query_indexed && members == 1)) continue;
+    // A block is read up to one member past the cap: more than the cap
+    // members (the query's own entry not counted) makes it oversize.
     const RuleMask bit = RuleBit(keys[i].rule);
-    if (members > limits.max_block_size) {
-      ++result.blocks_oversize;
-      result.oversize_rules |= bit;
-      continue;
-    }
-    ++result.blocks_read;
     const std::string prefix = BlockPrefix(keys[i]);
+    storage.clear();
+    int64_t others = 0;
+    bool oversize = false;
     LINKD_RETURN_IF_ERROR(store_->ScanPrefix(
         Cf::kBlocks, prefix,
         [&](std::string_view entry,
@@ -194,16 +217,30 @@ absl::StatusOr<CandidateResult> BlockingIndex::CandidatesForKeys(
             return absl::DataLossError("blocking index: malformed entry key");
           }
           if (*record == exclude_record_key) return true;
-          auto [it, inserted] = found.try_emplace(std::string(*record), 0);
-          it->second |= bit;
-          if (inserted && limits.max_candidates != 0 &&
-              found.size() >= limits.max_candidates) {
-            result.truncated = true;
+          if (++others > limits.max_block_size) {
+            oversize = true;
             return false;
           }
+          storage.emplace_back(*record);
           return true;
         },
         scan_options));
+    if (oversize) {
+      ++result.blocks_oversize;
+      result.oversize_rules |= bit;
+      continue;
+    }
+    if (storage.empty()) continue;
+    ++result.blocks_read;
+    for (std::string& record : storage) {
+      auto [it, inserted] = found.try_emplace(std::move(record), 0);
+      it->second |= bit;
+      if (inserted && limits.max_candidates != 0 &&
+          found.size() >= limits.max_candidates) {
+        result.truncated = true;
+        break;
+      }
+    }
   }
   result.candidates.reserve(found.size());
   for (auto& [record_key, rules] : found) {
@@ -219,32 +256,48 @@ absl::StatusOr<CandidateResult> BlockingIndex::CandidatesForKeys(
 absl::StatusOr<IndexStats> BlockingIndex::Stats(
     int64_t oversize_threshold) const {
   IndexStats stats;
-  const std::string prefix = KeyBuilder().AddU8(kBlockCounterTag).key();
+  auto close_block = [&](uint8_t rule, int64_t members) {
+    if (members == 0) return;
+    for (RuleStats* s : {&stats.rules[rule], &stats.total}) {
+      ++s->blocks;
+      s->entries += members;
+      s->largest_block = std::max(s->largest_block, members);
+      if (members > oversize_threshold) {
+        ++s->oversize_blocks;
+        s->oversize_entries += members;
+      }
+    }
+  };
+  std::string block;  // (rule, hash) prefix of the block being counted
+  uint8_t rule = 0;
+  int64_t members = 0;
   store::ScanOptions options;
   options.fill_cache = false;
   LINKD_RETURN_IF_ERROR(store_->ScanPrefix(
-      Cf::kStats, prefix,
-      [&](std::string_view key,
-          std::string_view value) -> absl::StatusOr<bool> {
-        absl::StatusOr<uint8_t> rule = ParseCounterKey(key);
-        if (!rule.ok()) return rule.status();
-        LINKD_ASSIGN_OR_RETURN(int64_t members, store::DecodeCounter(value));
-        if (members < 0) {
-          return absl::DataLossError("blocking index: negative block size");
+      Cf::kBlocks, "",
+      [&](std::string_view key, std::string_view) -> absl::StatusOr<bool> {
+        const absl::Status bad =
+            absl::DataLossError("blocking index: malformed entry key");
+        absl::StatusOr<store::KeyReader> reader = store::KeyReader::Create(key);
+        if (!reader.ok()) return bad;
+        absl::StatusOr<uint8_t> r = reader->ReadU8();
+        absl::StatusOr<std::string_view> hash = reader->ReadString();
+        if (!r.ok() || !hash.ok() || !IsValidRule(*r) ||
+            hash->size() != kBlockHashBytes) {
+          return bad;
         }
-        if (members == 0) return true;  // emptied by removals
-        for (RuleStats* s : {&stats.rules[*rule], &stats.total}) {
-          ++s->blocks;
-          s->entries += members;
-          s->largest_block = std::max(s->largest_block, members);
-          if (members > oversize_threshold) {
-            ++s->oversize_blocks;
-            s->oversize_entries += members;
-          }
+        const size_t prefix = key.size() - reader->remaining();
+        if (key.substr(0, prefix) != block) {
+          close_block(rule, members);
+          block.assign(key.data(), prefix);
+          rule = *r;
+          members = 0;
         }
+        ++members;
         return true;
       },
       options));
+  close_block(rule, members);
   return stats;
 }
 

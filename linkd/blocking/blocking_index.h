@@ -3,16 +3,16 @@
 //
 // Layout (keys from linkd/store/key_codec.h):
 //   Cf::kBlocks  (rule u8, block hash, record key)        -> "" (empty)
-//   Cf::kStats   (kBlockCounterTag u8, rule u8, block hash) -> members (int64)
-// so the members of a block are one prefix scan, and a block's size is one
-// counter read. The record key is store::RecordKey(source, record_id).
-// Entries and counters are written into the caller's WriteBatch, so the
-// index changes atomically with the record it describes.
+// so the members of a block are one prefix scan. The record key is
+// store::RecordKey(source, record_id). Entries are written into the caller's
+// WriteBatch, so the index changes atomically with the record it describes.
+// There are no per-block counters: a block's size is found by reading it,
+// at most one member past the cap, which costs less than writing a counter
+// with every entry (an index write is the hot path of bulk linking).
 //
 // Oversize blocks: Candidates skips (and counts) every block with more than
-// CandidateLimits::max_block_size members, after one batched counter read;
-// their members are still indexed, so raising the cap later needs no
-// re-index.
+// CandidateLimits::max_block_size members besides the query; their members
+// are still indexed, so raising the cap later needs no re-index.
 #ifndef LINKD_BLOCKING_BLOCKING_INDEX_H_
 #define LINKD_BLOCKING_BLOCKING_INDEX_H_
 
@@ -24,15 +24,12 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "absl/types/span.h"
 #include "linkd/blocking/blocking_keys.h"
 #include "linkd/store/store.h"
 #include "linkd/v1/record.pb.h"
 
 namespace linkd::blocking {
-
-// First component of the blocking counters in Cf::kStats (record counters
-// use 1; see linkd/store/record_store.cc).
-inline constexpr uint8_t kBlockCounterTag = 0x42;
 
 struct CandidateLimits {
   // Blocks with more members than this are skipped (and reported). Must be
@@ -42,11 +39,6 @@ struct CandidateLimits {
   // then marked truncated. Blocks are read rule by rule in Rule order, so
   // identifier rules come first.
   size_t max_candidates = 0;
-  // The query record (exclude_record_key) is itself in the index, as in a
-  // bulk pass over indexed records: blocks of one member hold only the
-  // query and are skipped unread. Leave false for a record not yet indexed
-  // (incremental ingest), or its one-member blocks would be missed.
-  bool query_indexed = false;
 };
 
 // One candidate record and the rules under which it shares a block with the
@@ -84,19 +76,38 @@ struct IndexStats {
 // Thread-safety: Candidates and Stats are thread-safe and may run alongside
 // writers. Add/Remove/Update only add operations to the caller's batch; they
 // read nothing, and are thread-safe as long as each batch is built by one
-// thread. Counters stay right only if every record is added once, and
+// thread. The index stays right only if every record is added once, and
 // removed or updated from exactly the identity it was indexed with: the
-// caller (the ingest pipeline's single writer) guarantees that.
+// caller (the linker's single writer) guarantees that.
 class BlockingIndex {
  public:
   // Neither pointer is owned; both must outlive this object.
   BlockingIndex(store::Store* store, const KeyGenerator* keys);
 
-  // Adds index entries (and block counters) of a record not yet indexed.
+  // Adds the index entries of a record not yet indexed.
   // Returns INVALID_ARGUMENT if `batch` is null or `record_key` is empty.
   absl::Status Add(std::string_view record_key,
                    const linkd::v1::EncodedIdentity& identity,
                    store::WriteBatch* batch) const;
+
+  // Add, for keys already derived with keys()->Keys(identity). `batch`
+  // must not be null.
+  void AddKeys(std::string_view record_key,
+               const std::vector<BlockingKey>& keys,
+               store::WriteBatch* batch) const {
+    ApplyKeys(record_key, keys, +1, batch);
+  }
+
+  // Adds the entries of many records not yet indexed, as AddKeys would for
+  // each (keys[i] are those of record_keys[i]), but written as sorted table
+  // files on up to `threads` threads and ingested (Store::Ingest): the bulk
+  // path, several times faster than batches for millions of entries. Not
+  // atomic with any batch: call it before committing what refers to the
+  // entries. Entries of records that are never linked are harmless (a
+  // candidate without a link is skipped). Returns a Store error.
+  absl::Status BulkAdd(absl::Span<const std::string_view> record_keys,
+                       absl::Span<const std::vector<BlockingKey>> keys,
+                       int threads) const;
 
   // Removes the entries of a record indexed with `identity`. Same errors as
   // Add.
@@ -115,7 +126,7 @@ class BlockingIndex {
   // `identity`, with the rules that produced each; `exclude_record_key`
   // (typically the query's own key) is left out. Reads `snapshot` if given,
   // else one snapshot taken here. Returns INVALID_ARGUMENT for a bad limit,
-  // DATA_LOSS for a malformed index entry or counter, or a Store error.
+  // DATA_LOSS for a malformed index entry, or a Store error.
   absl::StatusOr<CandidateResult> Candidates(
       const linkd::v1::EncodedIdentity& identity, const CandidateLimits& limits,
       std::string_view exclude_record_key = {},
@@ -127,10 +138,10 @@ class BlockingIndex {
       std::string_view exclude_record_key = {},
       const store::Snapshot* snapshot = nullptr) const;
 
-  // Blocks, entries and largest/oversize blocks per rule, from the counters
-  // (one scan of the blocking counters; an admin operation, not for the hot
-  // path). `oversize_threshold` as CandidateLimits::max_block_size. Returns
-  // DATA_LOSS for a malformed counter, or a Store error.
+  // Blocks, entries and largest/oversize blocks per rule
+  // (one scan of the whole index; an admin and benchmark operation, not for
+  // the hot path). `oversize_threshold` as CandidateLimits::max_block_size.
+  // Returns DATA_LOSS for a malformed entry, or a Store error.
   absl::StatusOr<IndexStats> Stats(int64_t oversize_threshold) const;
 
   const KeyGenerator* keys() const { return keys_; }
@@ -139,12 +150,11 @@ class BlockingIndex {
   static std::string EntryKey(const BlockingKey& key,
                               std::string_view record_key);
   static std::string BlockPrefix(const BlockingKey& key);
-  static std::string CounterKey(const BlockingKey& key);
 
  private:
-  void AddKeys(std::string_view record_key,
-               const std::vector<BlockingKey>& keys, int64_t delta,
-               store::WriteBatch* batch) const;
+  void ApplyKeys(std::string_view record_key,
+                 const std::vector<BlockingKey>& keys, int64_t delta,
+                 store::WriteBatch* batch) const;
 
   store::Store* store_;
   const KeyGenerator* keys_;

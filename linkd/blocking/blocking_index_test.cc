@@ -117,7 +117,7 @@ TEST_F(BlockingIndexTest, CandidatesCarryTheirRules) {
   EXPECT_THAT(Keys(Query(enc_.Encode(stranger), kx)), IsEmpty());
 }
 
-TEST_F(BlockingIndexTest, RemoveAndUpdateKeepIndexAndCountersRight) {
+TEST_F(BlockingIndexTest, RemoveAndUpdateKeepIndexAndStatsRight) {
   crypto::ClearIdentity v1 = Child("Noah", "Evans", "2012-02-02", "CF10 1AA");
   v1.nhs_number = "9991000003";
   crypto::ClearIdentity v2 = v1;  // the child moved and the NHS number went
@@ -184,13 +184,14 @@ TEST_F(BlockingIndexTest, OversizeBlocksAreSkippedAndReported) {
     AddAndCommit(store::RecordKey("school_census", "P" + std::to_string(i)),
                  ids.back());
   }
+  // The cap counts the members besides the query: six here.
   CandidateLimits limits;
-  limits.max_block_size = 7;
+  limits.max_block_size = 6;
   const std::string self = store::RecordKey("school_census", "P0");
   CandidateResult r = Query(ids[0], self, limits);
   EXPECT_EQ(r.candidates.size(), 6u);
   EXPECT_EQ(r.blocks_oversize, 0);
-  limits.max_block_size = 6;
+  limits.max_block_size = 5;
   r = Query(ids[0], self, limits);
   EXPECT_EQ(r.blocks_oversize, 2);
   EXPECT_EQ(r.oversize_rules,
@@ -218,22 +219,17 @@ TEST_F(BlockingIndexTest, OversizeBlocksAreSkippedAndReported) {
   EXPECT_EQ(r.candidates.size(), 3u);
 }
 
-TEST_F(BlockingIndexTest, QueryIndexedSkipsOneMemberBlocks) {
+TEST_F(BlockingIndexTest, TheQueryIsNeverItsOwnCandidate) {
   crypto::ClearIdentity a = Child("Isla", "Reid", "2011-09-30", "G1 1AA");
   a.upn = "B801200005001";
   const std::string ka = store::RecordKey("school_census", "P1");
   AddAndCommit(ka, enc_.Encode(a));
-  CandidateLimits indexed;
-  indexed.query_indexed = true;
-  // Every block of A has one member, A itself: nothing is read.
-  CandidateResult r = Query(enc_.Encode(a), ka, indexed);
+  // Every block of A has one member, A itself.
+  CandidateResult r = Query(enc_.Encode(a), ka);
   EXPECT_EQ(r.blocks_read, 0);
   EXPECT_THAT(Keys(r), IsEmpty());
-  r = Query(enc_.Encode(a), ka);
-  EXPECT_GT(r.blocks_read, 0);
-  EXPECT_THAT(Keys(r), IsEmpty());
   // A new record, not indexed yet, sharing A's UPN: found through A's
-  // one-member block when query_indexed is false (incremental ingest).
+  // one-member block.
   crypto::ClearIdentity b;
   b.upn = a.upn;
   const std::string kb = store::RecordKey("social_care", "C-1");
@@ -260,7 +256,6 @@ TEST_F(BlockingIndexTest, RejectsBadArgumentsAndCorruptEntries) {
   batch = store_->NewBatch();
   batch.Put(store::Cf::kBlocks, BlockingIndex::BlockPrefix(keys[0]) + "\x01",
             "");
-  batch.AddToCounter(store::Cf::kStats, BlockingIndex::CounterKey(keys[0]), 1);
   ASSERT_THAT(store_->Commit(std::move(batch)), IsOk());
   EXPECT_THAT(index_->Candidates(id, CandidateLimits()),
               StatusIs(absl::StatusCode::kDataLoss));

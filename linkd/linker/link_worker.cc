@@ -7,7 +7,9 @@
 #include <utility>
 #include <vector>
 
+#include "absl/container/flat_hash_set.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
 #include "linkd/store/key_codec.h"
 #include "linkd/store/record_store.h"
 #include "linkd/util/log.h"
@@ -95,9 +97,73 @@ void LinkWorker::Queued(uint64_t seq) {
   if (seq > queued_seq_) queued_seq_ = seq;
 }
 
+LinkProgress LinkWorker::ProgressLocked() const {
+  return LinkProgress{queued_seq_, linked_seq_,  paused_,
+                      activity_,   estimations_, last_estimation_error_};
+}
+
 LinkProgress LinkWorker::progress() const {
   absl::MutexLock lock(&mu_);
-  return LinkProgress{queued_seq_, linked_seq_, paused_};
+  return ProgressLocked();
+}
+
+absl::Status LinkWorker::RequestEstimate() {
+  absl::MutexLock lock(&mu_);
+  if (estimate_requested_) {
+    return absl::FailedPreconditionError(
+        "model: an estimation is already pending");
+  }
+  estimate_requested_ = true;
+  return absl::OkStatus();
+}
+
+void LinkWorker::SetActivity(std::string activity) {
+  absl::MutexLock lock(&mu_);
+  activity_ = std::move(activity);
+}
+
+absl::Status LinkWorker::Estimate() {
+  const std::shared_ptr<const matcher::Model> current = linker_->model();
+  TrainerOptions trainer = options_.trainer;
+  trainer.max_block_size = linker_->options().candidates.max_block_size;
+  absl::StatusOr<matcher::Model> model = EstimateModel(
+      store_, *linker_->index().keys(), *current, trainer,
+      [this](std::string_view stage) {
+        SetActivity(absl::StrCat("estimating the model: ", std::string(stage)));
+      });
+  absl::Status s = model.status();
+  if (s.ok()) {
+    store::WriteBatch batch = store_->NewBatch();
+    Linker::SaveModel(*model, &batch);
+    s = store_->Commit(std::move(batch));
+    if (s.ok()) {
+      linker_->SetModel(
+          std::make_shared<const matcher::Model>(*std::move(model)));
+    }
+  }
+  absl::MutexLock lock(&mu_);
+  activity_.clear();
+  ++estimations_;
+  last_estimation_error_ = s.ok() ? "" : std::string(s.message());
+  return s;
+}
+
+void LinkWorker::MaybeAutoEstimate() {
+  if (!options_.auto_estimate || linker_->model()->version() != 0) return;
+  absl::StatusOr<v1::GetStatsResponse> stats =
+      store::RecordStore(store_).Stats();
+  if (!stats.ok()) return;
+  const uint64_t stored = stats->total_records();
+  if (stored < options_.auto_estimate_min_records ||
+      stored < 2 * auto_estimate_tried_at_) {
+    return;
+  }
+  auto_estimate_tried_at_ = stored;
+  absl::Status s = Estimate();
+  util::Log(
+      s.ok() ? util::LogLevel::kInfo : util::LogLevel::kWarning,
+      s.ok() ? absl::StrCat("model estimated from ", stored, " stored records")
+             : absl::StrCat("model estimation failed: ", s.message()));
 }
 
 void LinkWorker::SetPaused(bool paused) {
@@ -119,7 +185,7 @@ LinkProgress LinkWorker::WaitLinked(uint64_t seq,
                            },
                            &arg),
                        timeout);
-  return LinkProgress{queued_seq_, linked_seq_, paused_};
+  return ProgressLocked();
 }
 
 void LinkWorker::Loop() {
@@ -133,11 +199,26 @@ void LinkWorker::Loop() {
       absl::MutexLock lock(&mu_);
       mu_.Await(absl::Condition(
           +[](LinkWorker* w) ABSL_EXCLUSIVE_LOCKS_REQUIRED(w->mu_) {
-            return w->stopping_ ||
+            return w->stopping_ || w->estimate_requested_ ||
                    (!w->paused_ && w->queued_seq_ > w->linked_seq_);
           },
           this));
       if (stopping_) return;
+    }
+    bool estimate;
+    {
+      absl::MutexLock lock(&mu_);
+      estimate = estimate_requested_;
+    }
+    if (estimate) {
+      const absl::Status s = Estimate();
+      if (!s.ok()) {
+        util::Log(util::LogLevel::kWarning,
+                  absl::StrCat("model estimation failed: ", s.message()));
+      }
+      absl::MutexLock lock(&mu_);
+      estimate_requested_ = false;
+      continue;
     }
     absl::StatusOr<size_t> linked = LinkSome();
     if (linked.ok()) {
@@ -160,6 +241,16 @@ absl::StatusOr<size_t> LinkWorker::LinkSome() {
     absl::MutexLock lock(&mu_);
     queued_before = queued_seq_;  // committed before this scan
   }
+  uint64_t linked_before;
+  {
+    absl::MutexLock lock(&mu_);
+    linked_before = linked_seq_;
+  }
+  const bool bulk = options_.bulk_min_records > 0 &&
+                    queued_before - linked_before >= options_.bulk_min_records;
+  if (bulk) MaybeAutoEstimate();
+  const size_t limit =
+      bulk ? options_.bulk_max_records : options_.batch_records;
   std::vector<uint64_t> seqs;
   std::vector<std::string> keys;
   LINKD_RETURN_IF_ERROR(
@@ -169,16 +260,21 @@ absl::StatusOr<size_t> LinkWorker::LinkSome() {
                            LINKD_ASSIGN_OR_RETURN(uint64_t seq, QueueSeq(key));
                            seqs.push_back(seq);
                            keys.emplace_back(value);
-                           return seqs.size() < options_.batch_records;
+                           return seqs.size() < limit;
                          }));
-  uint64_t linked_before;
   {
     absl::MutexLock lock(&mu_);
-    linked_before = linked_seq_;
     if (seqs.empty()) {  // everything committed before the scan is linked
       if (queued_before > linked_seq_) linked_seq_ = queued_before;
       return 0;
     }
+  }
+  if (bulk) {
+    LINKD_ASSIGN_OR_RETURN(size_t done,
+                           LinkBulkPrefix(seqs, keys, linked_before));
+    if (done > 0) return done;
+    seqs.resize(std::min(seqs.size(), options_.batch_records));
+    keys.resize(seqs.size());
   }
   LINKD_ASSIGN_OR_RETURN(std::vector<std::optional<std::string>> values,
                          store_->MultiGet(Cf::kRecords, keys));
@@ -210,6 +306,87 @@ absl::StatusOr<size_t> LinkWorker::LinkSome() {
     if (last > linked_seq_) linked_seq_ = last;
   }
   return seqs.size();
+}
+
+absl::StatusOr<size_t> LinkWorker::LinkBulkPrefix(
+    const std::vector<uint64_t>& seqs, const std::vector<std::string>& keys,
+    uint64_t linked_before) {
+  // The longest prefix of new, distinct records: an update or a repeat
+  // needs the incremental path, which sees its earlier revision.
+  std::vector<std::string> link_keys;
+  link_keys.reserve(keys.size());
+  for (const std::string& k : keys) {
+    link_keys.push_back(Linker::RecordLinkKey(k));
+  }
+  LINKD_ASSIGN_OR_RETURN(std::vector<std::optional<std::string>> linked,
+                         store_->MultiGet(Cf::kLinks, link_keys));
+  std::vector<std::string>().swap(link_keys);
+  absl::flat_hash_set<std::string_view> seen;
+  size_t prefix = 0;
+  while (prefix < keys.size() && !linked[prefix].has_value() &&
+         seen.insert(keys[prefix]).second) {
+    ++prefix;
+  }
+  if (prefix < options_.bulk_min_records) return 0;
+
+  LINKD_ASSIGN_OR_RETURN(
+      std::vector<std::optional<std::string>> values,
+      store_->MultiGet(Cf::kRecords, absl::MakeConstSpan(keys.data(), prefix)));
+  std::vector<store::StoredRecord> stored(prefix);
+  std::vector<BulkRecord> records;
+  std::vector<size_t> entry_of;  // queue entry of each record
+  records.reserve(prefix);
+  entry_of.reserve(prefix);
+  for (size_t i = 0; i < prefix; ++i) {
+    if (!values[i].has_value()) continue;  // erased since it was queued
+    if (!stored[i].ParseFromString(*values[i])) {
+      return absl::DataLossError("records: malformed stored record");
+    }
+    values[i].reset();
+    records.push_back({keys[i], &stored[i].identity(), stored[i].revision()});
+    entry_of.push_back(i);
+  }
+  SetActivity(absl::StrCat("bulk linking ", records.size(), " records"));
+  size_t deleted = 0;  // queue entries removed so far
+  uint64_t counted = linked_before;
+  auto commit = [&](store::WriteBatch batch, size_t done) -> absl::Status {
+    const size_t through =
+        done == records.size() ? prefix : entry_of[done - 1] + 1;
+    for (; deleted < through; ++deleted) {
+      batch.Delete(Cf::kLinks, QueueKey(seqs[deleted]));
+    }
+    const uint64_t last = seqs[through - 1];
+    if (last > counted) {
+      batch.AddToCounter(Cf::kStats, LinkedSeqKey(),
+                         static_cast<int64_t>(last - counted));
+      counted = last;
+    }
+    store::CommitOptions options;
+    options.sync = false;  // derived state, as in LinkSome
+    LINKD_RETURN_IF_ERROR(store_->Commit(std::move(batch), options));
+    absl::MutexLock lock(&mu_);
+    if (last > linked_seq_) linked_seq_ = last;
+    return absl::OkStatus();
+  };
+  absl::StatusOr<BulkStats> stats =
+      records.empty()
+          ? absl::StatusOr<BulkStats>(BulkStats())
+          : linker_->LinkBulk(records, clock_->Now(), options_.bulk, commit);
+  SetActivity("");
+  LINKD_RETURN_IF_ERROR(stats.status());
+  if (records.empty()) {
+    LINKD_RETURN_IF_ERROR(commit(store_->NewBatch(), 0));
+  }
+  util::Log(
+      util::LogLevel::kInfo,
+      absl::StrFormat("bulk linked %d records: prepare %.1fs, blocking %.1fs "
+                      "(%d candidate pairs), scoring %.1fs, index %.1fs, "
+                      "clustering %.1fs (commits %.1fs)",
+                      stats->records, stats->prepare_seconds,
+                      stats->block_seconds, stats->candidate_pairs,
+                      stats->score_seconds, stats->index_seconds,
+                      stats->cluster_seconds, stats->commit_seconds));
+  return prefix;
 }
 
 }  // namespace linkd::linker

@@ -18,11 +18,13 @@
 #include <string>
 #include <string_view>
 #include <thread>
+#include <vector>
 
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "linkd/linker/linker.h"
+#include "linkd/linker/model_trainer.h"
 #include "linkd/store/store.h"
 #include "linkd/util/clock.h"
 
@@ -33,6 +35,18 @@ struct LinkWorkerOptions {
   size_t batch_records = 1000;
   // Start paused: records queue up until SetPaused(false) (bulk loads).
   bool paused = false;
+  // A backlog of at least this many new records is linked in bulk
+  // (Linker::LinkBulk: the same decisions, in memory on several threads),
+  // at most bulk_max_records at a time. 0 turns bulk linking off.
+  size_t bulk_min_records = 20000;
+  size_t bulk_max_records = 2000000;
+  BulkOptions bulk;
+  // Estimate the model from the stored records before linking, while the
+  // model has never been estimated and at least auto_estimate_min_records
+  // records are stored (tried again when the count has doubled).
+  bool auto_estimate = true;
+  uint64_t auto_estimate_min_records = 5000;
+  TrainerOptions trainer;
 };
 
 // Progress of linking: all queue entries up to linked_seq are linked;
@@ -41,6 +55,14 @@ struct LinkProgress {
   uint64_t queued_seq = 0;
   uint64_t linked_seq = 0;
   bool paused = false;
+  // What the worker is doing beyond incremental linking ("" when nothing),
+  // e.g. "estimating the model: comparing blocked pairs" or "bulk linking
+  // 980000 records".
+  std::string activity;
+  // Model estimations finished since start, and the last one's error ("" if
+  // it succeeded or none ran).
+  uint64_t estimations = 0;
+  std::string last_estimation_error;
 };
 
 // Thread-safe.
@@ -81,12 +103,30 @@ class LinkWorker {
   // returns the progress then.
   LinkProgress WaitLinked(uint64_t seq, absl::Duration timeout) const;
 
+  // Asks the worker to re-estimate the model from the stored records
+  // between two batches (even while paused); progress() tells when it is
+  // done. FAILED_PRECONDITION if an estimation is already pending.
+  absl::Status RequestEstimate();
+
  private:
   LinkWorker(store::Store* store, Linker* linker, const util::Clock* clock,
              LinkWorkerOptions options, uint64_t queued, uint64_t linked);
   void Loop();
-  // Links up to options_.batch_records queued entries; returns how many.
+  // Links up to options_.batch_records queued entries (or a bulk run);
+  // returns how many.
   absl::StatusOr<size_t> LinkSome();
+  // Links the queue entries `seqs` (keys `keys`) in bulk if a long enough
+  // prefix of them is new records; returns how many entries it linked (0:
+  // not worth a bulk run).
+  absl::StatusOr<size_t> LinkBulkPrefix(const std::vector<uint64_t>& seqs,
+                                        const std::vector<std::string>& keys,
+                                        uint64_t linked_before);
+  // Estimates, saves and installs a new model.
+  absl::Status Estimate();
+  // Estimates first if the model was never estimated and enough is stored.
+  void MaybeAutoEstimate();
+  void SetActivity(std::string activity);
+  LinkProgress ProgressLocked() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   store::Store* const store_;
   Linker* const linker_;
@@ -98,6 +138,11 @@ class LinkWorker {
   uint64_t linked_seq_ ABSL_GUARDED_BY(mu_);
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;
   bool paused_ ABSL_GUARDED_BY(mu_);
+  bool estimate_requested_ ABSL_GUARDED_BY(mu_) = false;
+  std::string activity_ ABSL_GUARDED_BY(mu_);
+  uint64_t estimations_ ABSL_GUARDED_BY(mu_) = 0;
+  std::string last_estimation_error_ ABSL_GUARDED_BY(mu_);
+  uint64_t auto_estimate_tried_at_ = 0;  // worker thread only
   std::thread thread_;
 };
 

@@ -1,6 +1,7 @@
 #include "linkd/linker/linker.h"
 
 #include <algorithm>
+#include <chrono>
 #include <cmath>
 #include <limits>
 #include <map>
@@ -9,6 +10,7 @@
 #include "absl/container/flat_hash_map.h"
 #include "absl/container/flat_hash_set.h"
 #include "absl/strings/str_cat.h"
+#include "linkd/linker/internal/bulk_scoring.h"
 #include "linkd/matcher/comparison.h"
 #include "linkd/store/key_codec.h"
 #include "linkd/store/record_store.h"
@@ -156,10 +158,26 @@ class Linker::Run {
         now_micros_(absl::ToUnixMicros(now)),
         batch_(batch) {}
 
+  // A record scored against candidates found elsewhere (bulk linking): not
+  // linked before, its blocking keys computed by the caller.
+  struct ScoredInput {
+    std::string_view record_key;
+    const matcher::DecodedIdentity* decoded;
+    const std::vector<blocking::BlockingKey>* keys;
+    uint64_t revision;
+    absl::Span<const ScoredCandidate> candidates;
+  };
+
   absl::StatusOr<LinkOutcome> LinkOne(const LinkInput& in);
+  absl::StatusOr<LinkOutcome> LinkScored(const ScoredInput& in);
   absl::StatusOr<ReviewTask> Decide(uint64_t id, bool same, std::string_view by,
                                     std::string_view reason);
+  // Adds the SUI records and counters changed so far to the batch.
   absl::Status Finish();
+  // After the batch given so far (Finish()ed) is committed: continues into
+  // `next`, keeping what this call has read and decided as a cache of the
+  // committed state.
+  void Continue(store::WriteBatch* next);
 
  private:
   struct Group {
@@ -167,6 +185,15 @@ class Linker::Run {
     std::string best_record;
     bool conflict = false;
   };
+
+  // The decision shared by LinkOne and LinkScored: join the best eligible
+  // SUI, start one (with a review task in the grey zone), or, for an update
+  // (prev set), stay or move.
+  absl::StatusOr<LinkOutcome> Choose(const std::string& record_key,
+                                     const matcher::DecodedIdentity& d,
+                                     std::map<uint64_t, Group>* groups,
+                                     std::optional<Sui> prev,
+                                     uint64_t revision);
 
   absl::StatusOr<std::optional<LinkValue>> LinkOf(std::string_view record_key);
   absl::StatusOr<std::optional<Sui>> SuiOf(std::string_view record_key) {
@@ -202,7 +229,7 @@ class Linker::Run {
   Linker* const l_;
   const matcher::Model* const model_;
   const int64_t now_micros_;
-  store::WriteBatch* const batch_;
+  store::WriteBatch* batch_;
 
   // Overlay of this call.
   absl::flat_hash_map<std::string, std::optional<LinkValue>> link_of_;
@@ -440,6 +467,9 @@ absl::StatusOr<LinkOutcome> Linker::Run::LinkOne(const LinkInput& in) {
   matcher::DecodedIdentity d;
   LINKD_RETURN_IF_ERROR(matcher::Decode(*in.identity, &d));
 
+  std::vector<blocking::BlockingKey> keys;
+  l_->index_->keys()->Keys(*in.identity, &keys);
+
   // Index: add, or move from the identity it was indexed with.
   LINKD_ASSIGN_OR_RETURN(std::optional<LinkValue> prev_link,
                          LinkOf(record_key));
@@ -474,18 +504,16 @@ absl::StatusOr<LinkOutcome> Linker::Run::LinkOne(const LinkInput& in) {
       LINKD_RETURN_IF_ERROR(
           l_->index_->Update(record_key, *old, *in.identity, batch_));
     } else {
-      LINKD_RETURN_IF_ERROR(l_->index_->Add(record_key, *in.identity, batch_));
+      l_->index_->AddKeys(record_key, keys, batch_);
     }
   } else {
-    LINKD_RETURN_IF_ERROR(l_->index_->Add(record_key, *in.identity, batch_));
+    l_->index_->AddKeys(record_key, keys, batch_);
   }
   identity_[record_key] = *in.identity;
   decoded_[record_key] = d;
   l_->cache_->identities.erase(record_key);
 
   // Candidates: the committed index plus this call's earlier records.
-  std::vector<blocking::BlockingKey> keys;
-  l_->index_->keys()->Keys(*in.identity, &keys);
   LINKD_ASSIGN_OR_RETURN(
       blocking::CandidateResult committed,
       l_->index_->CandidatesForKeys(keys, l_->options_.candidates, record_key));
@@ -525,6 +553,31 @@ absl::StatusOr<LinkOutcome> Linker::Run::LinkOne(const LinkInput& in) {
       g.best_record = c;
     }
   }
+  return Choose(record_key, d, &groups, prev, in.revision);
+}
+
+absl::StatusOr<LinkOutcome> Linker::Run::LinkScored(const ScoredInput& in) {
+  const std::string record_key(in.record_key);
+  if (in.keys != nullptr) l_->index_->AddKeys(record_key, *in.keys, batch_);
+  std::map<uint64_t, Group> groups;
+  for (const ScoredCandidate& c : in.candidates) {
+    LINKD_ASSIGN_OR_RETURN(std::optional<Sui> sc, SuiOf(c.record_key));
+    if (!sc.has_value()) continue;
+    Group& g = groups[sc->bits()];
+    g.conflict = g.conflict || c.conflict;
+    if (c.weight > g.best) {
+      g.best = c.weight;
+      g.best_record = std::string(c.record_key);
+    }
+  }
+  return Choose(record_key, *in.decoded, &groups, std::nullopt, in.revision);
+}
+
+absl::StatusOr<LinkOutcome> Linker::Run::Choose(
+    const std::string& record_key, const matcher::DecodedIdentity& d,
+    std::map<uint64_t, Group>* groups_ptr, std::optional<Sui> prev,
+    uint64_t revision) {
+  std::map<uint64_t, Group>& groups = *groups_ptr;
   const SuiInfo* prev_info = nullptr;
   if (prev.has_value()) {
     LINKD_ASSIGN_OR_RETURN(SuiInfo * p, Info(*prev));
@@ -561,7 +614,7 @@ absl::StatusOr<LinkOutcome> Linker::Run::LinkOne(const LinkInput& in) {
     LINKD_ASSIGN_OR_RETURN(std::vector<std::string> members, Members(*prev));
     const bool alone = members.size() <= 1;
     if (!alone && own_weight >= lower) {
-      LINKD_RETURN_IF_ERROR(Relink(record_key, *prev, in.revision));
+      LINKD_RETURN_IF_ERROR(Relink(record_key, *prev, revision));
       out.action = LinkAction::kKept;
       out.sui = *prev;
       return out;
@@ -570,7 +623,7 @@ absl::StatusOr<LinkOutcome> Linker::Run::LinkOne(const LinkInput& in) {
                                   ranked.front().second != prev->bits() &&
                                   ranked.front().first >= upper;
     if (alone && !better_elsewhere) {
-      LINKD_RETURN_IF_ERROR(Relink(record_key, *prev, in.revision));
+      LINKD_RETURN_IF_ERROR(Relink(record_key, *prev, revision));
       out.action = LinkAction::kKept;
       out.sui = *prev;
       return out;
@@ -578,7 +631,7 @@ absl::StatusOr<LinkOutcome> Linker::Run::LinkOne(const LinkInput& in) {
     LINKD_RETURN_IF_ERROR(Unassign(record_key, *prev));
     if (alone) {  // the SUI now has no record: it resolves to the new one
       LINKD_ASSIGN_OR_RETURN(Sui target, Sui::FromBits(ranked.front().second));
-      LINKD_RETURN_IF_ERROR(Assign(record_key, d, target, in.revision));
+      LINKD_RETURN_IF_ERROR(Assign(record_key, d, target, revision));
       LINKD_ASSIGN_OR_RETURN(SuiInfo * info, Info(*prev));
       info->set_state(SuiInfo::STATE_RETIRED);
       info->set_retired_micros(now_micros_);
@@ -602,7 +655,7 @@ absl::StatusOr<LinkOutcome> Linker::Run::LinkOne(const LinkInput& in) {
   const bool moved = prev.has_value();
   if (!ranked.empty() && ranked.front().first >= upper) {
     LINKD_ASSIGN_OR_RETURN(Sui target, Sui::FromBits(ranked.front().second));
-    LINKD_RETURN_IF_ERROR(Assign(record_key, d, target, in.revision));
+    LINKD_RETURN_IF_ERROR(Assign(record_key, d, target, revision));
     out.action = moved ? LinkAction::kMoved : LinkAction::kJoined;
     out.sui = target;
     // Bridge: merge other SUIs this record matches with a clear margin.
@@ -624,7 +677,7 @@ absl::StatusOr<LinkOutcome> Linker::Run::LinkOne(const LinkInput& in) {
     return out;
   }
   LINKD_ASSIGN_OR_RETURN(Sui fresh, NewSui());
-  LINKD_RETURN_IF_ERROR(Assign(record_key, d, fresh, in.revision));
+  LINKD_RETURN_IF_ERROR(Assign(record_key, d, fresh, revision));
   out.sui = fresh;
   out.action = moved ? LinkAction::kMoved : LinkAction::kNewSui;
   if (!ranked.empty() && ranked.front().first >= lower) {
@@ -707,6 +760,18 @@ absl::Status Linker::Run::Finish() {
   return absl::OkStatus();
 }
 
+void Linker::Run::Continue(store::WriteBatch* next) {
+  // Members added or removed are committed now: Members() reads them from
+  // the store again.
+  added_.clear();
+  removed_.clear();
+  dirty_.clear();
+  active_delta_ = 0;
+  open_delta_ = 0;
+  reviews_issued_ = 0;
+  batch_ = next;
+}
+
 Linker::Linker(store::Store* store, const blocking::BlockingIndex* index,
                LinkerOptions options)
     : store_(store),
@@ -764,6 +829,58 @@ absl::StatusOr<std::vector<LinkOutcome>> Linker::Link(
   }
   LINKD_RETURN_IF_ERROR(run.Finish());
   return outcomes;
+}
+
+absl::StatusOr<BulkStats> Linker::LinkBulk(absl::Span<const BulkRecord> records,
+                                           absl::Time now,
+                                           const BulkOptions& options,
+                                           BulkCommit commit) {
+  const std::shared_ptr<const matcher::Model> model = this->model();
+  // Records already in the index are candidates too; skip reading it when
+  // nothing was ever linked.
+  LINKD_ASSIGN_OR_RETURN(LinkStats before, Stats());
+  internal::BulkScores scores;
+  LINKD_RETURN_IF_ERROR(
+      internal::ScoreBulk(records, *index_, store_, *model, options_.candidates,
+                          before.active_suis > 0, options.threads, &scores));
+
+  const auto start = std::chrono::steady_clock::now();
+  // The run's index entries first, as table files: far cheaper than
+  // batches, and harmless should the links below never be committed.
+  {
+    std::vector<std::string_view> keys;
+    keys.reserve(records.size());
+    for (const BulkRecord& r : records) keys.push_back(r.record_key);
+    LINKD_RETURN_IF_ERROR(index_->BulkAdd(keys, scores.keys, options.threads));
+    std::vector<std::vector<blocking::BlockingKey>>().swap(scores.keys);
+  }
+  scores.stats.index_seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - start)
+          .count();
+  store::WriteBatch batch = store_->NewBatch();
+  Run run(this, model.get(), now, &batch);
+  const size_t per_batch = std::max<size_t>(1, options.records_per_batch);
+  for (size_t i = 0; i < records.size(); ++i) {
+    Run::ScoredInput in{records[i].record_key, &scores.decoded[i],
+                        /*keys=*/nullptr, records[i].revision, scores.of(i)};
+    LINKD_RETURN_IF_ERROR(run.LinkScored(in).status());
+    if ((i + 1) % per_batch == 0 || i + 1 == records.size()) {
+      LINKD_RETURN_IF_ERROR(run.Finish());
+      const auto commit_start = std::chrono::steady_clock::now();
+      LINKD_RETURN_IF_ERROR(commit(std::move(batch), i + 1));
+      scores.stats.commit_seconds +=
+          std::chrono::duration<double>(std::chrono::steady_clock::now() -
+                                        commit_start)
+              .count();
+      batch = store_->NewBatch();
+      run.Continue(&batch);
+    }
+  }
+  scores.stats.cluster_seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - start)
+          .count() -
+      scores.stats.index_seconds;
+  return scores.stats;
 }
 
 absl::StatusOr<ReviewTask> Linker::Decide(uint64_t id, bool same,

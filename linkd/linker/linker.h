@@ -83,6 +83,50 @@ struct LinkInput {
   uint64_t revision = 1;
 };
 
+// A candidate of a record with its match weight, and whether the pair has a
+// hard conflict (different UPN or NHS number). Bulk linking only.
+struct ScoredCandidate {
+  std::string_view record_key;
+  double weight = 0;
+  bool conflict = false;
+};
+
+// A record for LinkBulk: stored, never linked before.
+struct BulkRecord {
+  std::string_view record_key;
+  const v1::EncodedIdentity* identity = nullptr;
+  uint64_t revision = 1;
+};
+
+struct BulkOptions {
+  // Threads for decoding, blocking and scoring (clustering is sequential:
+  // arrival order decides).
+  int threads = 2;
+  // Records linked per WriteBatch handed to the commit callback.
+  size_t records_per_batch = 20000;
+};
+
+// What a bulk run did, for progress and benchmarks (counts and times only).
+struct BulkStats {
+  uint64_t records = 0;
+  uint64_t candidate_pairs = 0;  // pairs sharing a block, as incremental
+  uint64_t kept_pairs = 0;       // pairs that can affect a decision
+  int64_t oversize_skips = 0;
+  uint64_t committed_candidates = 0;  // candidates from the stored index
+  double prepare_seconds = 0;         // decode + blocking keys
+  double block_seconds = 0;           // candidate pairs
+  double score_seconds = 0;           // comparisons and weights
+  double index_seconds = 0;           // blocking index entries (table files)
+  double cluster_seconds = 0;         // decisions and writes (commits included)
+  double commit_seconds = 0;          // of which in the commit callback
+};
+
+// Commits one batch of a bulk run: records [0, linked) of the run are
+// linked once it is committed. The callback may add its own writes (e.g.
+// queue removals) and must commit, or return an error to stop the run.
+using BulkCommit =
+    absl::FunctionRef<absl::Status(store::WriteBatch batch, size_t linked)>;
+
 // Counts for operators (never token values or scores).
 struct LinkStats {
   int64_t active_suis = 0;
@@ -121,6 +165,20 @@ class Linker {
       absl::Span<const LinkInput> inputs, absl::Time now,
       store::WriteBatch* batch);
 
+  // Links `records` with the decisions Link would make for them one at a
+  // time in this order (the same clusters, up to ties between equal
+  // weights), but with decoding, blocking and scoring done in memory on
+  // `options.threads` threads, and writes committed through `commit` every
+  // options.records_per_batch records. Candidates are the earlier records
+  // of the run and the records already in the index. The records must be
+  // distinct, stored and never linked (an update goes through Link).
+  // Returns the run's figures, or the first error (Store, DATA_LOSS for a
+  // malformed record, or the callback's); records committed before it stay
+  // linked. Writer only, like Link.
+  absl::StatusOr<BulkStats> LinkBulk(absl::Span<const BulkRecord> records,
+                                     absl::Time now, const BulkOptions& options,
+                                     BulkCommit commit);
+
   // The current SUI of a record, or nullopt if the record is not linked.
   absl::StatusOr<std::optional<Sui>> Resolve(
       std::string_view record_key,
@@ -155,6 +213,10 @@ class Linker {
                                                store::WriteBatch* batch);
 
   absl::StatusOr<LinkStats> Stats() const;
+
+  // The blocking index the linker reads and writes.
+  const blocking::BlockingIndex& index() const { return *index_; }
+  const LinkerOptions& options() const { return options_; }
 
   // Key of a record's link entry, for tools and tests.
   static std::string RecordLinkKey(std::string_view record_key);

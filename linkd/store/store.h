@@ -67,6 +67,7 @@ namespace internal {
 struct StoreRep;
 struct SnapshotRep;
 struct WriteBatchRep;
+struct SortedLoadRep;
 }  // namespace internal
 
 // A snapshot of the whole database, for consistent reads across
@@ -120,6 +121,31 @@ class WriteBatch {
   friend class Store;
   explicit WriteBatch(std::unique_ptr<internal::WriteBatchRep> rep);
   std::unique_ptr<internal::WriteBatchRep> rep_;
+};
+
+// Keys for one family, in increasing order, written straight to a table
+// file that Store::Ingest then adds to the database: the bulk-load path for
+// millions of new keys, which skips the memtable and the write-ahead log.
+// Created by Store::NewSortedLoad(). Not thread-safe, but several loads may
+// be filled on different threads at once.
+class SortedLoad {
+ public:
+  SortedLoad(SortedLoad&&) noexcept;
+  SortedLoad& operator=(SortedLoad&&) noexcept;
+  // Deletes the file if it was never ingested.
+  ~SortedLoad();
+
+  // Appends a key; keys must be strictly increasing in bytewise order.
+  // Returns INVALID_ARGUMENT otherwise (the load is then unusable), or a
+  // mapped I/O error.
+  absl::Status Add(std::string_view key, std::string_view value);
+  // Keys added so far.
+  uint64_t count() const;
+
+ private:
+  friend class Store;
+  explicit SortedLoad(std::unique_ptr<internal::SortedLoadRep> rep);
+  std::unique_ptr<internal::SortedLoadRep> rep_;
 };
 
 // Controls a scan. Defaults: forward, latest data, blocks cached.
@@ -207,6 +233,19 @@ class Store {
   // possible), e.g. for backups. `dir` must not exist; its parent must.
   // Returns ALREADY_EXISTS if `dir` exists, or a mapped RocksDB error.
   absl::Status Checkpoint(const std::string& dir) const;
+
+  // A new, empty sorted load into `cf` (see SortedLoad). Returns a mapped
+  // I/O error if its file cannot be created.
+  absl::StatusOr<SortedLoad> NewSortedLoad(Cf cf) const;
+
+  // Adds the keys of `loads` (all for one family; their key ranges may
+  // overlap) to the database, durably, as of now: later writes win over
+  // them, and they win over earlier writes of the same keys. Not atomic with
+  // any WriteBatch; meant for derived state that can be rebuilt (e.g. the
+  // blocking index of a bulk link). Empty loads are skipped. Returns
+  // INVALID_ARGUMENT for loads of different families or of another Store,
+  // or a mapped RocksDB error (nothing of a failed call is visible).
+  absl::Status Ingest(std::vector<SortedLoad> loads);
 
   // Flushes every memtable to SST files and waits. Not needed for
   // durability (the WAL provides it); shortens the next recovery.

@@ -1,0 +1,221 @@
+#include "linkd/linker/model_trainer.h"
+
+#include <algorithm>
+#include <map>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "absl/container/flat_hash_map.h"
+#include "absl/hash/hash.h"
+#include "absl/strings/str_cat.h"
+#include "linkd/blocking/earlier_candidates.h"
+#include "linkd/matcher/comparison.h"
+#include "linkd/store/record_store.h"
+#include "linkd/util/parallel.h"
+#include "linkd/util/status_macros.h"
+
+namespace linkd::linker {
+namespace {
+
+using matcher::CompareField;
+using matcher::ComparisonVector;
+using matcher::DecodedIdentity;
+using matcher::TokenSlot;
+
+// The sample: decoded identities and blocking keys, in key order.
+struct Sample {
+  std::vector<DecodedIdentity> decoded;
+  std::vector<std::vector<blocking::BlockingKey>> keys;
+  std::map<std::string, uint64_t> per_source;
+};
+
+void Report(const TrainerProgress& progress, std::string_view stage) {
+  if (progress) progress(stage);
+}
+
+absl::Status ReadSample(store::Store* store, const blocking::KeyGenerator& kg,
+                        const TrainerOptions& options, Sample* out) {
+  store::RecordStore records(store);
+  const store::Snapshot snapshot = store->GetSnapshot();
+  LINKD_ASSIGN_OR_RETURN(v1::GetStatsResponse stats, records.Stats());
+  const uint64_t total = stats.total_records();
+  // Keep a record when its key hashes below the sampling rate: a uniform,
+  // deterministic sample in one pass.
+  const double rate = total <= options.max_records
+                          ? 1.0
+                          : static_cast<double>(options.max_records) /
+                                static_cast<double>(total);
+  const uint64_t cut =
+      rate >= 1.0 ? UINT64_MAX
+                  : static_cast<uint64_t>(rate * 18446744073709551615.0);
+
+  struct Pending {
+    std::string source;
+    v1::EncodedIdentity identity;
+  };
+  std::vector<Pending> chunk;
+  absl::Status failure;
+  auto flush = [&]() {
+    const size_t base = out->decoded.size();
+    out->decoded.resize(base + chunk.size());
+    out->keys.resize(base + chunk.size());
+    std::vector<absl::Status> errors(static_cast<size_t>(options.threads));
+    util::ParallelFor(chunk.size(), options.threads,
+                      [&](size_t begin, size_t end, size_t slice) {
+                        for (size_t i = begin; i < end; ++i) {
+                          absl::Status s = matcher::Decode(
+                              chunk[i].identity, &out->decoded[base + i]);
+                          if (!s.ok() && errors[slice].ok()) errors[slice] = s;
+                          kg.Keys(chunk[i].identity, &out->keys[base + i]);
+                        }
+                      });
+    for (const absl::Status& s : errors) {
+      if (!s.ok() && failure.ok()) failure = s;
+    }
+    for (const Pending& p : chunk) ++out->per_source[p.source];
+    chunk.clear();
+  };
+  LINKD_RETURN_IF_ERROR(records.ForEachRecord(
+      std::nullopt,
+      [&](std::string_view source, std::string_view record_id,
+          const store::StoredRecord& record) -> absl::StatusOr<bool> {
+        if (cut != UINT64_MAX && absl::HashOf(source, record_id) > cut) {
+          return true;
+        }
+        chunk.push_back(Pending{std::string(source), record.identity()});
+        if (chunk.size() == 16384) flush();
+        return out->decoded.size() + chunk.size() < options.max_records;
+      },
+      &snapshot));
+  flush();
+  return failure;
+}
+
+// Comparison vectors of `pairs`, on `threads` threads.
+std::vector<ComparisonVector> CompareAll(
+    const std::vector<DecodedIdentity>& d,
+    const std::vector<std::pair<uint32_t, uint32_t>>& pairs,
+    const matcher::ComparisonOptions& opts, int threads) {
+  std::vector<ComparisonVector> out(pairs.size());
+  util::ParallelFor(pairs.size(), threads, [&](size_t b, size_t e, size_t) {
+    for (size_t i = b; i < e; ++i) {
+      matcher::Compare(d[pairs[i].first], d[pairs[i].second], opts, &out[i]);
+    }
+  });
+  return out;
+}
+
+}  // namespace
+
+absl::StatusOr<matcher::Model> EstimateModel(store::Store* store,
+                                             const blocking::KeyGenerator& kg,
+                                             const matcher::Model& base,
+                                             const TrainerOptions& options,
+                                             const TrainerProgress& progress) {
+  Report(progress, "reading a sample of the stored records");
+  Sample sample;
+  LINKD_RETURN_IF_ERROR(ReadSample(store, kg, options, &sample));
+  const size_t n = sample.decoded.size();
+  if (n < std::max<uint64_t>(options.min_records, 2)) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("model estimation needs at least ", options.min_records,
+                     " stored records; there are ", n));
+  }
+  const matcher::ComparisonOptions& opts = base.comparison();
+  std::mt19937_64 rng(options.seed);
+
+  Report(progress, "finding blocked pairs");
+  std::vector<std::pair<uint32_t, uint32_t>> pairs;
+  {
+    const blocking::EarlierCandidates found = blocking::FindEarlierCandidates(
+        sample.keys, options.max_block_size, options.threads);
+    std::vector<std::vector<blocking::BlockingKey>>().swap(sample.keys);
+    pairs.reserve(found.earlier.size());
+    for (size_t b = 0; b < n; ++b) {
+      for (uint32_t a : found.of(b)) {
+        pairs.emplace_back(a, static_cast<uint32_t>(b));
+      }
+    }
+  }
+  if (pairs.empty()) {
+    return absl::FailedPreconditionError(
+        "model estimation found no blocked pair among the stored records");
+  }
+  Report(progress, "comparing blocked pairs");
+  const std::vector<ComparisonVector> blocked =
+      CompareAll(sample.decoded, pairs, opts, options.threads);
+
+  Report(progress, "comparing random pairs");
+  pairs.clear();
+  std::uniform_int_distribution<uint64_t> pick(0, n - 1);
+  while (pairs.size() < options.random_pairs) {
+    const auto a = static_cast<uint32_t>(pick(rng));
+    const auto b = static_cast<uint32_t>(pick(rng));
+    if (a != b) pairs.emplace_back(a, b);
+  }
+  const std::vector<ComparisonVector> random =
+      CompareAll(sample.decoded, pairs, opts, options.threads);
+
+  // Names are comparable only under one salt (the dob_unordered token):
+  // draw pairs uniformly among same-salt pairs and keep the known
+  // non-matches.
+  pairs.clear();
+  {
+    absl::flat_hash_map<uint64_t, std::vector<uint32_t>> by_salt;
+    for (uint32_t i = 0; i < n; ++i) {
+      const DecodedIdentity& d = sample.decoded[i];
+      if (d.has(TokenSlot::kDobUnordered)) {
+        by_salt[d.token(TokenSlot::kDobUnordered)].push_back(i);
+      }
+    }
+    std::vector<const std::vector<uint32_t>*> groups;
+    std::vector<uint64_t> cumulative;
+    uint64_t total = 0;
+    for (const auto& [salt, members] : by_salt) {
+      if (members.size() < 2) continue;
+      total += members.size() * (members.size() - 1) / 2;
+      groups.push_back(&members);
+      cumulative.push_back(total);
+    }
+    if (total > 0) {
+      std::uniform_int_distribution<uint64_t> pick_pair(0, total - 1);
+      for (uint64_t tries = 0; pairs.size() < options.same_salt_pairs &&
+                               tries < 4 * options.same_salt_pairs;
+           ++tries) {
+        const uint64_t r = pick_pair(rng);
+        const size_t g =
+            std::upper_bound(cumulative.begin(), cumulative.end(), r) -
+            cumulative.begin();
+        const std::vector<uint32_t>& m = *groups[g];
+        std::uniform_int_distribution<size_t> member(0, m.size() - 1);
+        const uint32_t a = m[member(rng)], b = m[member(rng)];
+        if (a != b) pairs.emplace_back(a, b);
+      }
+    }
+  }
+  std::vector<ComparisonVector> same_salt;
+  for (const ComparisonVector& v :
+       CompareAll(sample.decoded, pairs, opts, options.threads)) {
+    if (v.hard_conflict()) same_salt.push_back(v);
+  }
+
+  Report(progress, "estimating u and m (EM)");
+  matcher::Model model = base;
+  LINKD_RETURN_IF_ERROR(model.EstimateU(random));
+  if (!same_salt.empty()) {
+    const CompareField names[] = {CompareField::kGivenName,
+                                  CompareField::kFamilyName};
+    LINKD_RETURN_IF_ERROR(model.EstimateU(same_salt, names));
+  }
+  matcher::EmOptions em = options.em;
+  em.total_pairs = static_cast<uint64_t>(n) * (n - 1) / 2;
+  LINKD_RETURN_IF_ERROR(model.EstimateM(blocked, em).status());  // version+1
+  matcher::TrainingInfo* info = model.mutable_training_info();
+  info->records_per_source.assign(sample.per_source.begin(),
+                                  sample.per_source.end());
+  info->random_pairs = random.size();
+  return model;
+}
+
+}  // namespace linkd::linker
