@@ -13,15 +13,26 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/time/clock.h"
-#include "google/protobuf/util/json_util.h"
 #include "grpcpp/client_context.h"
-#include "grpcpp/create_channel.h"
-#include "grpcpp/security/credentials.h"
+#include "linkd/ctl/cli.h"
+#include "linkd/ctl/linkage_commands.h"
 #include "linkd/ctl/submit.h"
 #include "linkd/v1/admin_service.grpc.pb.h"
-#include "linkd/v1/linkage_service.grpc.pb.h"
 
 namespace {
+
+using linkd::ctl::Connection;
+using linkd::ctl::HumanCount;
+using linkd::ctl::RpcError;
+using linkd::ctl::RunExplain;
+using linkd::ctl::RunLinking;
+using linkd::ctl::RunLinks;
+using linkd::ctl::RunModel;
+using linkd::ctl::RunResolve;
+using linkd::ctl::RunReview;
+using linkd::ctl::ToJson;
+using linkd::ctl::UsageError;
+using linkd::ctl::WaitForLinking;
 
 constexpr std::string_view kUsage =
     R"(usage: linkctl [--server HOST:PORT] COMMAND [options]
@@ -41,77 +52,31 @@ Commands:
       source,record_id,sui).
   linking status|pause|resume
       Linking progress; pause or resume it (e.g. around a bulk load).
+  explain SOURCE:RECORD_ID SOURCE:RECORD_ID [--format text|json]
+      How the current model compares two records: each field's comparison
+      level and weight, the total and what the thresholds make of it.
+  review list [--all] [--format text|json|csv]
+  review show ID
+  review decide ID same|not-same --reason TEXT
+      The clerical review queue: pairs between the thresholds. "same"
+      merges the two SUIs; "not same" keeps them apart for good.
+  model show [--format text|json]
+      The linkage model: m and u per comparison level, the prior, the
+      thresholds and what it was trained on.
+  model estimate
+      Re-estimate the model from the stored records (EM), with progress.
 
---server defaults to $LINKD_SERVER or 127.0.0.1:7300.
+Global options (before the command):
+  --server HOST:PORT   linkd's address; default $LINKD_SERVER or
+                       127.0.0.1:7300
+  --cert F --key F --ca F
+                       mTLS: this organisation's certificate and key, and
+                       the CA that signed linkd's certificate.
 Exit status: 0 success; 1 failure (connection, unreadable file);
 2 usage error; 3 finished but some items were rejected.
 )";
 
-int UsageError(std::string_view message) {
-  absl::FPrintF(stderr, "linkctl: %s\n(see linkctl --help)\n", message);
-  return 2;
-}
-
-std::shared_ptr<grpc::Channel> Connect(const std::string& server) {
-  grpc::ChannelArguments args;
-  args.SetMaxReceiveMessageSize(64 << 20);
-  args.SetMaxSendMessageSize(64 << 20);
-  return grpc::CreateCustomChannel(server, grpc::InsecureChannelCredentials(),
-                                   args);
-}
-
-std::string HumanCount(double n) {
-  if (n >= 1e6) return absl::StrFormat("%.2fM", n / 1e6);
-  if (n >= 1e4) return absl::StrFormat("%.1fk", n / 1e3);
-  return absl::StrFormat("%.0f", n);
-}
-
-std::unique_ptr<grpc::ClientContext> ShortContext() {
-  auto context = std::make_unique<grpc::ClientContext>();
-  context->set_deadline(std::chrono::system_clock::now() +
-                        std::chrono::seconds(30));
-  return context;
-}
-
-// Waits until linking reaches `seq`, showing progress; false if linking is
-// paused or the status cannot be read.
-bool WaitForLinking(const std::shared_ptr<grpc::Channel>& channel, uint64_t seq,
-                    bool tty) {
-  auto stub = linkd::v1::LinkageService::NewStub(channel);
-  absl::Time last_line = absl::Now();
-  for (;;) {
-    linkd::v1::GetLinkingStatusResponse st;
-    const grpc::Status status = stub->GetLinkingStatus(
-        ShortContext().get(), linkd::v1::GetLinkingStatusRequest(), &st);
-    if (!status.ok()) {
-      absl::FPrintF(stderr, "linkctl: linking status unavailable: %s\n",
-                    status.error_message());
-      return false;
-    }
-    if (st.linked_seq() >= seq) {
-      if (tty) absl::FPrintF(stderr, "\r\033[K");
-      return true;
-    }
-    if (st.paused()) {
-      absl::FPrintF(stderr,
-                    "linkctl: linking is paused; the records are stored and "
-                    "will be linked on `linkctl linking resume`\n");
-      return false;
-    }
-    const std::string line =
-        absl::StrFormat("linking: %d records still to link",
-                        seq - std::min(seq, st.linked_seq()));
-    if (tty) {
-      absl::FPrintF(stderr, "\r%s\033[K", line);
-    } else if (absl::Now() - last_line >= absl::Seconds(10)) {
-      absl::FPrintF(stderr, "%s\n", line);
-      last_line = absl::Now();
-    }
-    absl::SleepFor(absl::Milliseconds(100));
-  }
-}
-
-int RunSubmit(const std::string& server, std::vector<std::string> args) {
+int RunSubmit(const Connection& c, std::vector<std::string> args) {
   linkd::ctl::SubmitOptions options;
   std::string format = "text";
   bool wait_linked = true;
@@ -154,14 +119,13 @@ int RunSubmit(const std::string& server, std::vector<std::string> args) {
       last_line = absl::Now();
     }
   };
-  auto channel = Connect(server);
   const linkd::ctl::SubmitSummary s =
-      linkd::ctl::Submit(channel, files, options, progress);
+      linkd::ctl::Submit(c.Channel(), files, options, progress);
   if (tty) absl::FPrintF(stderr, "\r\033[K");
   const double secs = absl::ToDoubleSeconds(absl::Now() - start);
   bool linked = false;
   if (s.status.ok() && wait_linked && s.link_seq > 0) {
-    linked = WaitForLinking(channel, s.link_seq, tty);
+    linked = WaitForLinking(c, s.link_seq);
   }
 
   if (format == "json") {
@@ -200,7 +164,7 @@ int RunSubmit(const std::string& server, std::vector<std::string> args) {
   return s.rejected > 0 ? 3 : 0;
 }
 
-int RunStats(const std::string& server, std::vector<std::string> args) {
+int RunStats(const Connection& c, std::vector<std::string> args) {
   std::string format = "text";
   for (size_t i = 0; i < args.size(); ++i) {
     if (args[i] == "--format" && i + 1 < args.size()) {
@@ -212,7 +176,7 @@ int RunStats(const std::string& server, std::vector<std::string> args) {
   if (format != "text" && format != "json" && format != "csv") {
     return UsageError("--format must be text, json or csv");
   }
-  auto stub = linkd::v1::AdminService::NewStub(Connect(server));
+  auto stub = linkd::v1::AdminService::NewStub(c.Channel());
   grpc::ClientContext context;
   context.set_deadline(std::chrono::system_clock::now() +
                        std::chrono::seconds(30));
@@ -220,17 +184,10 @@ int RunStats(const std::string& server, std::vector<std::string> args) {
   const grpc::Status status =
       stub->GetStats(&context, linkd::v1::GetStatsRequest(), &stats);
   if (!status.ok()) {
-    absl::FPrintF(stderr, "linkctl: stats from %s failed: %s\n", server,
-                  status.error_message());
-    return 1;
+    return RpcError(absl::StrCat("stats from ", c.server), status);
   }
   if (format == "json") {
-    std::string json;
-    google::protobuf::util::JsonPrintOptions opts;
-    opts.always_print_primitive_fields = true;
-    opts.preserve_proto_field_names = true;
-    (void)google::protobuf::util::MessageToJsonString(stats, &json, opts);
-    absl::PrintF("%s\n", json);
+    absl::PrintF("%s\n", ToJson(stats));
     return 0;
   }
   if (format == "csv") {
@@ -264,133 +221,12 @@ int RunStats(const std::string& server, std::vector<std::string> args) {
   return 0;
 }
 
-int RunResolve(const std::string& server, std::vector<std::string> args) {
-  linkd::v1::ResolveRequest request;
-  for (size_t i = 0; i + 1 < args.size(); i += 2) {
-    if (args[i] == "--source") {
-      request.mutable_record()->set_source(args[i + 1]);
-    } else if (args[i] == "--record") {
-      request.mutable_record()->set_record_id(args[i + 1]);
-    } else {
-      return UsageError(absl::StrCat("resolve: unknown option ", args[i]));
-    }
-  }
-  if (args.size() % 2 != 0 || request.record().source().empty() ||
-      request.record().record_id().empty()) {
-    return UsageError("resolve needs --source S --record R");
-  }
-  auto stub = linkd::v1::LinkageService::NewStub(Connect(server));
-  linkd::v1::ResolveResponse response;
-  const grpc::Status status =
-      stub->Resolve(ShortContext().get(), request, &response);
-  if (!status.ok()) {
-    absl::FPrintF(stderr, "linkctl: resolve: %s\n", status.error_message());
-    return 1;
-  }
-  absl::PrintF("%s\n", response.sui());
-  return 0;
-}
-
-// Quotes a CSV field when it needs it (RFC 4180).
-std::string CsvField(const std::string& v) {
-  if (v.find_first_of(",\"\r\n") == std::string::npos) return v;
-  std::string out = "\"";
-  for (char c : v) {
-    if (c == '"') out.push_back('"');
-    out.push_back(c);
-  }
-  out.push_back('"');
-  return out;
-}
-
-int RunLinks(const std::string& server, std::vector<std::string> args) {
-  linkd::v1::ListLinksRequest request;
-  std::string format = "csv";
-  for (size_t i = 0; i + 1 < args.size(); i += 2) {
-    if (args[i] == "--source") {
-      request.set_source(args[i + 1]);
-    } else if (args[i] == "--format") {
-      format = args[i + 1];
-    } else {
-      return UsageError(absl::StrCat("links: unknown option ", args[i]));
-    }
-  }
-  if (args.size() % 2 != 0 || (format != "csv" && format != "text")) {
-    return UsageError("links [--source S] [--format csv|text]");
-  }
-  auto stub = linkd::v1::LinkageService::NewStub(Connect(server));
-  grpc::ClientContext context;
-  auto reader = stub->ListLinks(&context, request);
-  linkd::v1::ListLinksResponse page;
-  uint64_t rows = 0;
-  const bool tty = isatty(STDERR_FILENO);
-  if (format == "csv") absl::PrintF("source,record_id,sui\n");
-  std::string out;
-  while (reader->Read(&page)) {
-    out.clear();
-    for (const auto& row : page.rows()) {
-      if (format == "csv") {
-        absl::StrAppend(&out, CsvField(row.source()), ",",
-                        CsvField(row.record_id()), ",", row.sui(), "\n");
-      } else {
-        absl::StrAppend(&out, absl::StrFormat("%-20s %-20s %s\n", row.source(),
-                                              row.record_id(), row.sui()));
-      }
-    }
-    std::fwrite(out.data(), 1, out.size(), stdout);
-    rows += page.rows_size();
-    if (tty) absl::FPrintF(stderr, "\r%d links\033[K", rows);
-  }
-  if (tty) absl::FPrintF(stderr, "\r\033[K");
-  const grpc::Status status = reader->Finish();
-  if (!status.ok()) {
-    absl::FPrintF(stderr, "linkctl: links stopped after %d rows: %s\n", rows,
-                  status.error_message());
-    return 1;
-  }
-  return 0;
-}
-
-int RunLinking(const std::string& server, std::vector<std::string> args) {
-  if (args.size() != 1) return UsageError("linking status|pause|resume");
-  auto stub = linkd::v1::LinkageService::NewStub(Connect(server));
-  if (args[0] == "pause" || args[0] == "resume") {
-    linkd::v1::SetLinkingPausedRequest request;
-    request.set_paused(args[0] == "pause");
-    linkd::v1::SetLinkingPausedResponse response;
-    const grpc::Status status =
-        stub->SetLinkingPaused(ShortContext().get(), request, &response);
-    if (!status.ok()) {
-      absl::FPrintF(stderr, "linkctl: linking %s: %s\n", args[0],
-                    status.error_message());
-      return 1;
-    }
-  } else if (args[0] != "status") {
-    return UsageError("linking status|pause|resume");
-  }
-  linkd::v1::GetLinkingStatusResponse st;
-  const grpc::Status status = stub->GetLinkingStatus(
-      ShortContext().get(), linkd::v1::GetLinkingStatusRequest(), &st);
-  if (!status.ok()) {
-    absl::FPrintF(stderr, "linkctl: linking status: %s\n",
-                  status.error_message());
-    return 1;
-  }
-  absl::PrintF(
-      "linking:       %s\nwaiting:       %d records\nactive SUIs:   %d\n"
-      "open reviews:  %d\n",
-      st.paused() ? "paused" : "running",
-      st.queued_seq() - std::min(st.queued_seq(), st.linked_seq()),
-      st.active_suis(), st.open_reviews());
-  return 0;
-}
-
 }  // namespace
 
 int main(int argc, char** argv) {
-  std::string server =
-      getenv("LINKD_SERVER") != nullptr ? getenv("LINKD_SERVER") : "";
-  if (server.empty()) server = "127.0.0.1:7300";
+  Connection c;
+  c.server = getenv("LINKD_SERVER") != nullptr ? getenv("LINKD_SERVER") : "";
+  if (c.server.empty()) c.server = "127.0.0.1:7300";
   int i = 1;
   for (; i < argc; ++i) {
     const std::string arg = argv[i];
@@ -398,20 +234,25 @@ int main(int argc, char** argv) {
       absl::PrintF("%s", kUsage);
       return 0;
     }
-    if (arg == "--server") {
-      if (i + 1 >= argc) return UsageError("--server needs HOST:PORT");
-      server = argv[++i];
-      continue;
-    }
-    break;
+    std::string* target = nullptr;
+    if (arg == "--server") target = &c.server;
+    if (arg == "--cert") target = &c.cert;
+    if (arg == "--key") target = &c.key;
+    if (arg == "--ca") target = &c.ca;
+    if (target == nullptr) break;
+    if (i + 1 >= argc) return UsageError(absl::StrCat(arg, " needs a value"));
+    *target = argv[++i];
   }
   if (i >= argc) return UsageError("no command given");
   const std::string command = argv[i];
   std::vector<std::string> rest(argv + i + 1, argv + argc);
-  if (command == "submit") return RunSubmit(server, std::move(rest));
-  if (command == "stats") return RunStats(server, std::move(rest));
-  if (command == "resolve") return RunResolve(server, std::move(rest));
-  if (command == "links") return RunLinks(server, std::move(rest));
-  if (command == "linking") return RunLinking(server, std::move(rest));
+  if (command == "submit") return RunSubmit(c, std::move(rest));
+  if (command == "stats") return RunStats(c, std::move(rest));
+  if (command == "resolve") return RunResolve(c, rest);
+  if (command == "links") return RunLinks(c, rest);
+  if (command == "linking") return RunLinking(c, rest);
+  if (command == "explain") return RunExplain(c, rest);
+  if (command == "review") return RunReview(c, rest);
+  if (command == "model") return RunModel(c, rest);
   return UsageError(absl::StrCat("unknown command '", command, "'"));
 }

@@ -107,6 +107,11 @@ LinkProgress LinkWorker::progress() const {
   return ProgressLocked();
 }
 
+void LinkWorker::Submit(std::function<void()> task) {
+  absl::MutexLock lock(&mu_);
+  tasks_.push_back(std::move(task));
+}
+
 absl::Status LinkWorker::RequestEstimate() {
   absl::MutexLock lock(&mu_);
   if (estimate_requested_) {
@@ -188,6 +193,19 @@ LinkProgress LinkWorker::WaitLinked(uint64_t seq,
   return ProgressLocked();
 }
 
+bool LinkWorker::RunTasks() {
+  for (;;) {
+    std::function<void()> task;
+    {
+      absl::MutexLock lock(&mu_);
+      if (tasks_.empty()) return stopping_;
+      task = std::move(tasks_.front());
+      tasks_.pop_front();
+    }
+    task();
+  }
+}
+
 void LinkWorker::Loop() {
   // Linking is background work: storing what providers send comes first.
   // On Linux a thread's nice value is its own (best effort; ignored if the
@@ -200,11 +218,12 @@ void LinkWorker::Loop() {
       mu_.Await(absl::Condition(
           +[](LinkWorker* w) ABSL_EXCLUSIVE_LOCKS_REQUIRED(w->mu_) {
             return w->stopping_ || w->estimate_requested_ ||
+                   !w->tasks_.empty() ||
                    (!w->paused_ && w->queued_seq_ > w->linked_seq_);
           },
           this));
-      if (stopping_) return;
     }
+    if (RunTasks()) return;
     bool estimate;
     {
       absl::MutexLock lock(&mu_);
@@ -229,8 +248,13 @@ void LinkWorker::Loop() {
     util::Log(util::LogLevel::kError,
               absl::StrCat("linking paused: ", linked.status().ToString()));
     absl::MutexLock lock(&mu_);
-    mu_.AwaitWithTimeout(absl::Condition(&stopping_), backoff);
-    if (stopping_) return;
+    mu_.AwaitWithTimeout(
+        absl::Condition(
+            +[](LinkWorker* w) ABSL_EXCLUSIVE_LOCKS_REQUIRED(w->mu_) {
+              return w->stopping_ || !w->tasks_.empty();
+            },
+            this),
+        backoff);
     backoff = std::min(backoff * 2, absl::Seconds(10));
   }
 }

@@ -14,6 +14,8 @@
 #define LINKD_LINKER_LINK_WORKER_H_
 
 #include <cstdint>
+#include <deque>
+#include <functional>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -103,6 +105,13 @@ class LinkWorker {
   // returns the progress then.
   LinkProgress WaitLinked(uint64_t seq, absl::Duration timeout) const;
 
+  // Runs `task` on the worker thread, the linker's single writer, before
+  // the next batch (even while paused), and returns at once. Tasks run in
+  // the order submitted; tasks still queued at shutdown run before the
+  // worker stops. For writes that must not race with linking, such as a
+  // reviewer's decision.
+  void Submit(std::function<void()> task);
+
   // Asks the worker to re-estimate the model from the stored records
   // between two batches (even while paused); progress() tells when it is
   // done. FAILED_PRECONDITION if an estimation is already pending.
@@ -126,6 +135,8 @@ class LinkWorker {
   // Estimates first if the model was never estimated and enough is stored.
   void MaybeAutoEstimate();
   void SetActivity(std::string activity);
+  // Runs the queued tasks; true if the worker is stopping.
+  bool RunTasks();
   LinkProgress ProgressLocked() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   store::Store* const store_;
@@ -139,6 +150,7 @@ class LinkWorker {
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;
   bool paused_ ABSL_GUARDED_BY(mu_);
   bool estimate_requested_ ABSL_GUARDED_BY(mu_) = false;
+  std::deque<std::function<void()>> tasks_ ABSL_GUARDED_BY(mu_);
   std::string activity_ ABSL_GUARDED_BY(mu_);
   uint64_t estimations_ ABSL_GUARDED_BY(mu_) = 0;
   std::string last_estimation_error_ ABSL_GUARDED_BY(mu_);

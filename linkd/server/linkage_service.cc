@@ -1,11 +1,18 @@
 #include "linkd/server/linkage_service.h"
 
+#include <cmath>
+#include <optional>
 #include <string>
 #include <utility>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "linkd/matcher/comparison.h"
+#include "linkd/matcher/model.h"
 #include "linkd/server/grpc_status.h"
 #include "linkd/store/record_store.h"
+#include "linkd/util/status_macros.h"
 
 namespace linkd::server {
 namespace {
@@ -81,6 +88,244 @@ class ListLinksReactor final
 
 }  // namespace
 
+namespace {
+
+grpc::ServerUnaryReactor* Done(grpc::CallbackServerContext* context,
+                               const absl::Status& status) {
+  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  reactor->Finish(ToGrpcStatus(status));
+  return reactor;
+}
+
+absl::Status CheckRef(const v1::RecordRef& ref, std::string_view field) {
+  if (ref.source().empty() || ref.record_id().empty()) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        std::string(field), ": source and record_id are required"));
+  }
+  return absl::OkStatus();
+}
+
+std::string SuiText(uint64_t bits) {
+  absl::StatusOr<linker::Sui> sui = linker::Sui::FromBits(bits);
+  return sui.ok() ? sui->ToString() : "";
+}
+
+void ExplanationToApi(const matcher::Explanation& e,
+                      const matcher::Model& model, v1::Explanation* out) {
+  for (const matcher::FieldContribution& f : e.fields) {
+    v1::FieldWeight* w = out->add_fields();
+    w->set_field(std::string(matcher::FieldName(f.field)));
+    w->set_level(std::string(f.level_name));
+    w->set_weight(f.weight);
+    w->set_neutral(f.neutral);
+  }
+  out->set_prior_weight(e.prior_weight);
+  out->set_total_weight(e.total_weight);
+  out->set_probability(e.probability);
+  out->set_hard_conflict(e.hard_conflict);
+  out->set_verdict(e.hard_conflict || e.total_weight < model.lower_threshold()
+                       ? "no link"
+                   : e.total_weight >= model.upper_threshold() ? "link"
+                                                               : "review");
+  out->set_model_version(model.version());
+}
+
+}  // namespace
+
+absl::Status LinkageServiceImpl::ExplainPair(const v1::RecordRef& a,
+                                             const v1::RecordRef& b,
+                                             v1::Explanation* out) const {
+  store::RecordStore records(store_);
+  const store::Snapshot snapshot = store_->GetSnapshot();
+  matcher::DecodedIdentity decoded[2];
+  const v1::RecordRef* refs[2] = {&a, &b};
+  for (int i = 0; i < 2; ++i) {
+    LINKD_ASSIGN_OR_RETURN(
+        std::optional<store::StoredRecord> r,
+        records.Get(refs[i]->source(), refs[i]->record_id(), &snapshot));
+    if (!r.has_value()) {
+      return absl::NotFoundError(
+          absl::StrCat(i == 0 ? "a" : "b", ": no record ", refs[i]->record_id(),
+                       " from source ", refs[i]->source()));
+    }
+    LINKD_RETURN_IF_ERROR(matcher::Decode(r->identity(), &decoded[i]));
+  }
+  const std::shared_ptr<const matcher::Model> model = linker_->model();
+  const matcher::ComparisonVector v =
+      matcher::Compare(decoded[0], decoded[1], model->comparison());
+  // No term-frequency table: an explanation must not reveal how common a
+  // token is.
+  ExplanationToApi(model->Explain(v), *model, out);
+  return absl::OkStatus();
+}
+
+absl::Status LinkageServiceImpl::ToApi(const store::v1::ReviewTask& task,
+                                       v1::ReviewTask* out) const {
+  out->set_id(task.id());
+  out->set_state(static_cast<v1::ReviewTask::State>(task.state()));
+  std::string_view source, record_id;
+  LINKD_RETURN_IF_ERROR(
+      store::DecodeRecordKey(task.record_key(), &source, &record_id));
+  out->mutable_record()->set_source(std::string(source));
+  out->mutable_record()->set_record_id(std::string(record_id));
+  LINKD_RETURN_IF_ERROR(
+      store::DecodeRecordKey(task.candidate_record_key(), &source, &record_id));
+  out->mutable_candidate()->set_source(std::string(source));
+  out->mutable_candidate()->set_record_id(std::string(record_id));
+  out->set_record_sui(SuiText(task.record_sui()));
+  out->set_candidate_sui(SuiText(task.candidate_sui()));
+  out->set_match_weight(task.match_weight());
+  out->set_created_micros(task.created_micros());
+  out->set_decided_micros(task.decided_micros());
+  out->set_decided_by(task.decided_by());
+  out->set_reason(task.reason());
+  return absl::OkStatus();
+}
+
+grpc::ServerUnaryReactor* LinkageServiceImpl::Explain(
+    grpc::CallbackServerContext* context, const v1::ExplainRequest* request,
+    v1::ExplainResponse* response) {
+  absl::Status s = CheckRef(request->a(), "a");
+  if (s.ok()) s = CheckRef(request->b(), "b");
+  if (s.ok()) {
+    s = ExplainPair(request->a(), request->b(),
+                    response->mutable_explanation());
+  }
+  for (int i = 0; s.ok() && i < 2; ++i) {
+    const v1::RecordRef& ref = i == 0 ? request->a() : request->b();
+    absl::StatusOr<std::optional<linker::Sui>> sui =
+        linker_->Resolve(store::RecordKey(ref.source(), ref.record_id()));
+    if (!sui.ok()) {
+      s = sui.status();
+    } else if (sui->has_value()) {
+      (i == 0 ? response->mutable_sui_a() : response->mutable_sui_b())
+          ->assign((*sui)->ToString());
+    }
+  }
+  return Done(context, s);
+}
+
+grpc::ServerUnaryReactor* LinkageServiceImpl::ListReviews(
+    grpc::CallbackServerContext* context, const v1::ListReviewsRequest* request,
+    v1::ListReviewsResponse* response) {
+  absl::StatusOr<std::vector<store::v1::ReviewTask>> tasks =
+      linker_->ListReviews(!request->include_decided());
+  absl::Status s = tasks.status();
+  if (s.ok()) {
+    for (const store::v1::ReviewTask& t : *tasks) {
+      s = ToApi(t, response->add_tasks());
+      if (!s.ok()) break;
+    }
+  }
+  return Done(context, s);
+}
+
+grpc::ServerUnaryReactor* LinkageServiceImpl::GetReview(
+    grpc::CallbackServerContext* context, const v1::GetReviewRequest* request,
+    v1::ReviewTask* response) {
+  absl::StatusOr<store::v1::ReviewTask> task =
+      linker_->GetReview(request->id());
+  absl::Status s = task.status();
+  if (s.ok()) s = ToApi(*task, response);
+  if (s.ok()) {
+    s = ExplainPair(response->record(), response->candidate(),
+                    response->mutable_explanation());
+  }
+  return Done(context, s);
+}
+
+grpc::ServerUnaryReactor* LinkageServiceImpl::DecideReview(
+    grpc::CallbackServerContext* context,
+    const v1::DecideReviewRequest* request,
+    v1::DecideReviewResponse* response) {
+  if (request->decision() == v1::DecideReviewRequest::DECISION_UNSPECIFIED) {
+    return Done(context,
+                absl::InvalidArgumentError("decision: must be DECISION_SAME or "
+                                           "DECISION_NOT_SAME"));
+  }
+  if (request->reason().empty()) {
+    return Done(context, absl::InvalidArgumentError(
+                             "reason: a decision needs a reason"));
+  }
+  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  const bool same =
+      request->decision() == v1::DecideReviewRequest::DECISION_SAME;
+  const uint64_t id = request->id();
+  const std::string reason = request->reason();
+  // Who decided: the calling organisation once callers authenticate.
+  const std::string by = context->peer();
+  linking_->Submit([this, reactor, response, same, id, reason, by] {
+    store::WriteBatch batch = store_->NewBatch();
+    absl::StatusOr<store::v1::ReviewTask> task =
+        linker_->Decide(id, same, by, reason, absl::Now(), &batch);
+    absl::Status s = task.status();
+    if (s.ok()) s = store_->Commit(std::move(batch));
+    if (s.ok()) s = ToApi(*task, response->mutable_task());
+    if (s.ok()) {
+      absl::StatusOr<std::optional<linker::Sui>> sui =
+          linker_->Resolve(task->record_key());
+      s = sui.status();
+      if (s.ok() && sui->has_value()) response->set_sui((*sui)->ToString());
+    }
+    reactor->Finish(ToGrpcStatus(s));
+  });
+  return reactor;
+}
+
+grpc::ServerUnaryReactor* LinkageServiceImpl::GetModel(
+    grpc::CallbackServerContext* context, const v1::GetModelRequest*,
+    v1::GetModelResponse* response) {
+  const std::shared_ptr<const matcher::Model> model = linker_->model();
+  response->set_model_version(model->version());
+  response->set_lambda(model->lambda());
+  response->set_prior_weight(
+      std::log2(model->lambda() / (1 - model->lambda())));
+  response->set_upper_threshold(model->upper_threshold());
+  response->set_lower_threshold(model->lower_threshold());
+  response->set_name_high_cutoff(model->comparison().name_high_cutoff);
+  response->set_name_low_cutoff(model->comparison().name_low_cutoff);
+  for (size_t f = 0; f < matcher::kNumCompareFields; ++f) {
+    const auto field = static_cast<matcher::CompareField>(f);
+    v1::FieldModel* fm = response->add_fields();
+    fm->set_field(std::string(matcher::FieldName(field)));
+    for (int l = 0; l < matcher::NumLevels(field); ++l) {
+      if (matcher::IsNeutralLevel(field, l)) continue;
+      const matcher::LevelParams p = model->params(field, l);
+      v1::LevelModel* lm = fm->add_levels();
+      lm->set_level(std::string(matcher::LevelName(field, l)));
+      lm->set_m(p.m);
+      lm->set_u(p.u);
+      lm->set_weight(std::log2(p.m / p.u));
+      lm->set_m_from_prior(p.m_from_prior);
+    }
+  }
+  const matcher::TrainingInfo& t = model->training_info();
+  for (const auto& [source, n] : t.records_per_source) {
+    v1::SourceCount* c = response->add_trained_on();
+    c->set_source(source);
+    c->set_records(n);
+  }
+  response->set_random_pairs(t.random_pairs);
+  response->set_blocked_pairs(t.blocked_pairs);
+  response->set_rule_matches(t.rule_matches);
+  response->set_em_iterations(t.em_iterations);
+  response->set_em_converged(t.em_converged);
+  response->set_trained_at_micros(t.trained_at_micros);
+  const linker::LinkProgress progress = linking_->progress();
+  if (absl::StartsWith(progress.activity, "estimating")) {
+    response->set_activity(progress.activity);
+  }
+  response->set_estimations(progress.estimations);
+  response->set_last_estimation_error(progress.last_estimation_error);
+  return Done(context, absl::OkStatus());
+}
+
+grpc::ServerUnaryReactor* LinkageServiceImpl::EstimateModel(
+    grpc::CallbackServerContext* context, const v1::EstimateModelRequest*,
+    v1::EstimateModelResponse*) {
+  return Done(context, linking_->RequestEstimate());
+}
+
 grpc::ServerUnaryReactor* LinkageServiceImpl::GetLinkingStatus(
     grpc::CallbackServerContext* context,
     const v1::GetLinkingStatusRequest* /*request*/,
@@ -89,6 +334,8 @@ grpc::ServerUnaryReactor* LinkageServiceImpl::GetLinkingStatus(
   response->set_queued_seq(progress.queued_seq);
   response->set_linked_seq(progress.linked_seq);
   response->set_paused(progress.paused);
+  response->set_activity(progress.activity);
+  response->set_model_version(linker_->model()->version());
   absl::StatusOr<linker::LinkStats> stats = linker_->Stats();
   if (stats.ok()) {
     response->set_active_suis(static_cast<uint64_t>(stats->active_suis));

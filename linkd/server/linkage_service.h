@@ -13,7 +13,7 @@ namespace linkd::server {
 class LinkageServiceImpl final : public v1::LinkageService::CallbackService {
  public:
   // Pointers must outlive the service.
-  LinkageServiceImpl(store::Store* store, const linker::Linker* linker,
+  LinkageServiceImpl(store::Store* store, linker::Linker* linker,
                      linker::LinkWorker* linking)
       : store_(store), linker_(linker), linking_(linking) {}
 
@@ -31,10 +31,41 @@ class LinkageServiceImpl final : public v1::LinkageService::CallbackService {
   grpc::ServerWriteReactor<v1::ListLinksResponse>* ListLinks(
       grpc::CallbackServerContext* context,
       const v1::ListLinksRequest* request) override;
+  grpc::ServerUnaryReactor* Explain(grpc::CallbackServerContext* context,
+                                    const v1::ExplainRequest* request,
+                                    v1::ExplainResponse* response) override;
+  grpc::ServerUnaryReactor* ListReviews(
+      grpc::CallbackServerContext* context,
+      const v1::ListReviewsRequest* request,
+      v1::ListReviewsResponse* response) override;
+  grpc::ServerUnaryReactor* GetReview(grpc::CallbackServerContext* context,
+                                      const v1::GetReviewRequest* request,
+                                      v1::ReviewTask* response) override;
+  // Runs the decision on the linker's writer (LinkWorker::Submit) and
+  // finishes from there, so the reaction never waits for a batch.
+  grpc::ServerUnaryReactor* DecideReview(
+      grpc::CallbackServerContext* context,
+      const v1::DecideReviewRequest* request,
+      v1::DecideReviewResponse* response) override;
+  grpc::ServerUnaryReactor* GetModel(grpc::CallbackServerContext* context,
+                                     const v1::GetModelRequest* request,
+                                     v1::GetModelResponse* response) override;
+  grpc::ServerUnaryReactor* EstimateModel(
+      grpc::CallbackServerContext* context,
+      const v1::EstimateModelRequest* request,
+      v1::EstimateModelResponse* response) override;
 
  private:
+  // The current model's comparison of two stored records; NOT_FOUND naming
+  // the record that is unknown.
+  absl::Status ExplainPair(const v1::RecordRef& a, const v1::RecordRef& b,
+                           v1::Explanation* out) const;
+  // A stored review task in API form (no explanation).
+  absl::Status ToApi(const store::v1::ReviewTask& task,
+                     v1::ReviewTask* out) const;
+
   store::Store* const store_;
-  const linker::Linker* const linker_;
+  linker::Linker* const linker_;
   linker::LinkWorker* const linking_;
 };
 
