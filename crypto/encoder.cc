@@ -1,6 +1,9 @@
-// Encoding v1 (crypto/ENCODING.md). Speed: each sub-key's BLAKE2b state is
-// initialised once (which absorbs the 128-byte key block) and copied for
-// every hash, so a short token or Bloom bigram costs one compression.
+// Encoding v2 (crypto/ENCODING.md). Speed: every hash of the encoding is a
+// keyed BLAKE2b of a message shorter than one block. internal::Blake2bKey
+// holds each sub-key's state after its key block, so a hash costs one
+// compression, and all hashes of one record (tokens and every Bloom bigram
+// under both salts) go to internal::Blake2bBatch together, which computes
+// them several at a time in SIMD lanes where the CPU allows.
 #include "crypto/encoder.h"
 
 #include <sodium.h>
@@ -14,7 +17,9 @@
 #include <string_view>
 #include <vector>
 
+#include "absl/container/inlined_vector.h"
 #include "absl/status/status.h"
+#include "crypto/internal/blake2b.h"
 
 namespace linkd::crypto {
 namespace {
@@ -49,10 +54,17 @@ constexpr std::array<std::string_view, kNumTokenLabels> kTokenLabels = {
     "postcode_sector",
     "postcode_district"};
 constexpr std::string_view kNameBfLabel = "name_bf";
-constexpr std::string_view kDomain = "linkd-enc-v1:";
+constexpr std::string_view kDomain = "linkd-enc-v2:";
 constexpr size_t kBloomHashBytes = 64;
 constexpr int kBloomK = 20;
 constexpr uint8_t kSaltSeparator = 0x1F;
+// Salt tags (ENCODING.md 6): the two salt families can never give the same
+// hashed message, whatever their values.
+constexpr std::string_view kDobSaltTag = "dob:";
+constexpr std::string_view kPostcodeSaltTag = "pc:";
+// Longest salted prefix, tag || value || 0x1F: "dob:" + "YYYY-aa-bb" + 1 =
+// 15 bytes; "pc:" + "AA9A 9AA" + 1 = 12 bytes.
+constexpr size_t kMaxSaltPrefixBytes = 16;
 
 constexpr std::array<std::string_view, kNumFields> kFieldNames = {
     "given_name", "family_name", "dob", "sex", "postcode", "upn", "nhs_number"};
@@ -85,58 +97,52 @@ bool Blank(std::string_view s) {
 }  // namespace
 
 struct Encoder::Keys {
-  // Initialised with subkey(label) and a 32-byte output length.
-  std::array<crypto_generichash_state, kNumTokenLabels> token;
-  // Initialised with subkey("name_bf") and a 64-byte output length.
-  crypto_generichash_state name_bf;
+  // subkey(label) after its key block, with 32-byte digests.
+  std::array<internal::Blake2bKey, kNumTokenLabels> token;
+  // subkey("name_bf") after its key block, with 64-byte digests.
+  internal::Blake2bKey name_bf;
 
   ~Keys() { sodium_memzero(this, sizeof(*this)); }
+};
 
-  Token Hash(TokenLabel label, std::string_view value) const {
-    crypto_generichash_state st = token[label];
-    crypto_generichash_update(
-        &st, reinterpret_cast<const uint8_t*>(value.data()), value.size());
-    Token out;
-    crypto_generichash_final(&st, out.data(), out.size());
-    sodium_memzero(&st, sizeof(st));
-    return out;
-  }
+namespace {
 
-  // Sets the bits of every bigram of every part of `parts`.
-  BloomFilter Bloom(const std::vector<std::string>& parts,
-                    std::string_view salt) const {
-    BloomFilter bf{};
-    // message = salt || 0x1F || bigram. The prefix is absorbed once per
-    // call: BLAKE2b keeps the key block buffered until input follows it, so
-    // absorbing the prefix compresses the key block here rather than once
-    // per bigram, halving the work per bigram. Outputs are unchanged.
-    std::array<uint8_t, 32> prefix;
-    std::memcpy(prefix.data(), salt.data(), salt.size());
-    prefix[salt.size()] = kSaltSeparator;
-    crypto_generichash_state salted = name_bf;
-    crypto_generichash_update(&salted, prefix.data(), salt.size() + 1);
-    std::array<uint8_t, kBloomHashBytes> h;
-    for (const std::string& part : parts) {
-      const std::string padded = "_" + part + "_";
-      for (size_t i = 0; i + 1 < padded.size(); ++i) {
-        const uint8_t bigram[2] = {static_cast<uint8_t>(padded[i]),
-                                   static_cast<uint8_t>(padded[i + 1])};
-        crypto_generichash_state st = salted;
-        crypto_generichash_update(&st, bigram, sizeof(bigram));
-        crypto_generichash_final(&st, h.data(), h.size());
-        for (int k = 0; k < kBloomK; ++k) {
-          const uint32_t pos =
-              (h[2 * k] | (static_cast<uint32_t>(h[2 * k + 1]) << 8)) %
-              kBloomBits;
-          bf[pos / 8] |= static_cast<uint8_t>(1u << (pos % 8));
-        }
-      }
-    }
-    sodium_memzero(h.data(), h.size());
-    sodium_memzero(&salted, sizeof(salted));
-    return bf;
+// A salt's hashed prefix, tag || value || 0x1F.
+struct SaltPrefix {
+  std::array<uint8_t, kMaxSaltPrefixBytes> bytes{};
+  size_t size = 0;
+
+  SaltPrefix(std::string_view tag, std::string_view value) {
+    std::memcpy(bytes.data(), tag.data(), tag.size());
+    std::memcpy(bytes.data() + tag.size(), value.data(), value.size());
+    size = tag.size() + value.size();
+    bytes[size++] = kSaltSeparator;
   }
 };
+
+// One bigram of a name part to hash into `filter` under `salt`.
+struct Bigram {
+  BloomFilter* filter;
+  const SaltPrefix* salt;
+  uint8_t bytes[2];
+};
+
+// Appends every bigram of `parts` ("_" || part || "_", duplicates included)
+// for a filter under `salt`.
+template <typename Vec>
+void AddBigrams(const std::vector<std::string>& parts, const SaltPrefix& salt,
+                BloomFilter* filter, Vec* out) {
+  for (const std::string& part : parts) {
+    uint8_t prev = '_';
+    for (char c : part) {
+      out->push_back({filter, &salt, {prev, static_cast<uint8_t>(c)}});
+      prev = static_cast<uint8_t>(c);
+    }
+    out->push_back({filter, &salt, {prev, '_'}});
+  }
+}
+
+}  // namespace
 
 std::string_view FieldName(Field field) {
   const int i = static_cast<int>(field);
@@ -166,13 +172,13 @@ Encoder::Encoder(const LinkageKey& key, EncodeOptions options)
   for (int i = 0; i < kNumTokenLabels; ++i) {
     KeyedHash(k.data(), k.size(), std::string(kDomain).append(kTokenLabels[i]),
               subkey.data(), subkey.size());
-    crypto_generichash_init(&keys_->token[i], subkey.data(), subkey.size(),
-                            kTokenBytes);
+    internal::InitBlake2bKey(subkey.data(), subkey.size(), kTokenBytes,
+                             &keys_->token[i]);
   }
   KeyedHash(k.data(), k.size(), std::string(kDomain).append(kNameBfLabel),
             subkey.data(), subkey.size());
-  crypto_generichash_init(&keys_->name_bf, subkey.data(), subkey.size(),
-                          kBloomHashBytes);
+  internal::InitBlake2bKey(subkey.data(), subkey.size(), kBloomHashBytes,
+                           &keys_->name_bf);
   sodium_memzero(subkey.data(), subkey.size());
 }
 
@@ -188,8 +194,18 @@ EncodedIdentity Encoder::Encode(const ClearIdentity& in,
     if (issues != nullptr) issues->push_back({f, std::string(s.message())});
   };
 
-  // Names are normalised first but hashed after the date of birth, whose
-  // dob_unordered string salts them.
+  // Every field is normalised first (issues come out in Field order); the
+  // hashes are then computed in one batch. Each job writes its token into
+  // `out` directly, or a bigram's hash into `bigram_hashes`.
+  absl::InlinedVector<internal::Blake2bJob, 64> jobs;
+  const auto token = [&](TokenLabel label, const std::string& value,
+                         std::optional<Token>* slot) {
+    slot->emplace();
+    jobs.push_back({&keys_->token[label],
+                    reinterpret_cast<const uint8_t*>(value.data()),
+                    value.size(), nullptr, 0, (*slot)->data()});
+  };
+
   absl::StatusOr<std::vector<std::string>> given, family;
   if (!Blank(in.given_name)) {
     given = NormalizeName(in.given_name);
@@ -200,32 +216,39 @@ EncodedIdentity Encoder::Encode(const ClearIdentity& in,
     if (!family.ok()) issue(Field::kFamilyName, family.status());
   }
 
-  std::string salt;
+  // Canonical values; they must outlive the batch below.
+  std::string dob, dob_ym, dob_yd, dob_md, dob_unordered, year, sex;
+  std::string unit, sector, district, upn, nhs;
+  std::optional<SaltPrefix> dob_salt, pc_salt;
   if (!Blank(in.dob)) {
     absl::StatusOr<Date> d = NormalizeDateOfBirth(in.dob, options_.date_format,
                                                   *options_.latest_dob);
     if (d.ok()) {
-      const std::string y = Four(d->year), m = Two(d->month), dd = Two(d->day);
+      year = Four(d->year);
+      const std::string m = Two(d->month), dd = Two(d->day);
       const int lo = d->month < d->day ? d->month : d->day;
       const int hi = d->month < d->day ? d->day : d->month;
-      salt = y + "-" + Two(lo) + "-" + Two(hi);
-      out.dob = keys_->Hash(kDob, y + "-" + m + "-" + dd);
-      out.dob_year_month = keys_->Hash(kDobYearMonth, y + "-" + m);
-      out.dob_year_day = keys_->Hash(kDobYearDay, y + "-" + dd);
-      out.dob_month_day = keys_->Hash(kDobMonthDay, m + "-" + dd);
-      out.dob_unordered = keys_->Hash(kDobUnordered, salt);
-      out.birth_year = keys_->Hash(kBirthYear, y);
+      dob = year + "-" + m + "-" + dd;
+      dob_ym = year + "-" + m;
+      dob_yd = year + "-" + dd;
+      dob_md = m + "-" + dd;
+      dob_unordered = year + "-" + Two(lo) + "-" + Two(hi);
+      token(kDob, dob, &out.dob);
+      token(kDobYearMonth, dob_ym, &out.dob_year_month);
+      token(kDobYearDay, dob_yd, &out.dob_year_day);
+      token(kDobMonthDay, dob_md, &out.dob_month_day);
+      token(kDobUnordered, dob_unordered, &out.dob_unordered);
+      token(kBirthYear, year, &out.birth_year);
+      dob_salt.emplace(kDobSaltTag, dob_unordered);
     } else {
       issue(Field::kDob, d.status());
     }
   }
-  if (given.ok()) out.given_name_bf = keys_->Bloom(*given, salt);
-  if (family.ok()) out.family_name_bf = keys_->Bloom(*family, salt);
-
   if (!Blank(in.sex)) {
     absl::StatusOr<char> s = NormalizeSex(in.sex);
     if (s.ok()) {
-      out.sex = keys_->Hash(kSex, std::string(1, *s));
+      sex.assign(1, *s);
+      token(kSex, sex, &out.sex);
     } else {
       issue(Field::kSex, s.status());
     }
@@ -233,28 +256,74 @@ EncodedIdentity Encoder::Encode(const ClearIdentity& in,
   if (!Blank(in.postcode)) {
     absl::StatusOr<Postcode> pc = NormalizePostcode(in.postcode);
     if (pc.ok()) {
-      out.postcode_unit = keys_->Hash(kPostcodeUnit, pc->unit);
-      out.postcode_sector = keys_->Hash(kPostcodeSector, pc->sector);
-      out.postcode_district = keys_->Hash(kPostcodeDistrict, pc->district);
+      unit = std::move(pc->unit);
+      sector = std::move(pc->sector);
+      district = std::move(pc->district);
+      token(kPostcodeUnit, unit, &out.postcode_unit);
+      token(kPostcodeSector, sector, &out.postcode_sector);
+      token(kPostcodeDistrict, district, &out.postcode_district);
+      pc_salt.emplace(kPostcodeSaltTag, unit);
     } else {
       issue(Field::kPostcode, pc.status());
     }
   }
   if (!Blank(in.upn)) {
-    absl::StatusOr<std::string> upn = NormalizeUpn(in.upn);
-    if (upn.ok()) {
-      out.upn = keys_->Hash(kUpn, *upn);
+    absl::StatusOr<std::string> u = NormalizeUpn(in.upn);
+    if (u.ok()) {
+      upn = std::move(*u);
+      token(kUpn, upn, &out.upn);
     } else {
-      issue(Field::kUpn, upn.status());
+      issue(Field::kUpn, u.status());
     }
   }
   if (!Blank(in.nhs_number)) {
-    absl::StatusOr<std::string> nhs = NormalizeNhsNumber(in.nhs_number);
-    if (nhs.ok()) {
-      out.nhs_number = keys_->Hash(kNhsNumber, *nhs);
+    absl::StatusOr<std::string> n = NormalizeNhsNumber(in.nhs_number);
+    if (n.ok()) {
+      nhs = std::move(*n);
+      token(kNhsNumber, nhs, &out.nhs_number);
     } else {
-      issue(Field::kNhsNumber, nhs.status());
+      issue(Field::kNhsNumber, n.status());
     }
+  }
+
+  // Name filters exist only under a salt (ENCODING.md 6): the date of birth
+  // for *_name_bf, the postcode unit for *_name_pc_bf.
+  absl::InlinedVector<Bigram, 64> bigrams;
+  const auto filter = [&](const absl::StatusOr<std::vector<std::string>>& name,
+                          const std::optional<SaltPrefix>& salt,
+                          std::optional<BloomFilter>* slot) {
+    if (!name.ok() || !salt.has_value()) return;
+    slot->emplace();  // all bits clear
+    AddBigrams(*name, *salt, &**slot, &bigrams);
+  };
+  filter(given, dob_salt, &out.given_name_bf);
+  filter(family, dob_salt, &out.family_name_bf);
+  filter(given, pc_salt, &out.given_name_pc_bf);
+  filter(family, pc_salt, &out.family_name_pc_bf);
+
+  absl::InlinedVector<std::array<uint8_t, kBloomHashBytes>, 64> bigram_hashes(
+      bigrams.size());
+  for (size_t i = 0; i < bigrams.size(); ++i) {
+    const Bigram& b = bigrams[i];
+    jobs.push_back({&keys_->name_bf, b.salt->bytes.data(), b.salt->size,
+                    b.bytes, sizeof(b.bytes), bigram_hashes[i].data()});
+  }
+  internal::Blake2bBatch(jobs.data(), jobs.size());
+
+  for (size_t i = 0; i < bigrams.size(); ++i) {
+    const std::array<uint8_t, kBloomHashBytes>& h = bigram_hashes[i];
+    BloomFilter& bf = *bigrams[i].filter;
+    for (int k = 0; k < kBloomK; ++k) {
+      const uint32_t pos =
+          (h[2 * k] | (static_cast<uint32_t>(h[2 * k + 1]) << 8)) % kBloomBits;
+      bf[pos / 8] |= static_cast<uint8_t>(1u << (pos % 8));
+    }
+  }
+  // The bigrams and their hashes are derived from clear names.
+  if (!bigrams.empty()) {
+    sodium_memzero(bigrams.data(), bigrams.size() * sizeof(Bigram));
+    sodium_memzero(bigram_hashes.data(),
+                   bigram_hashes.size() * sizeof(bigram_hashes[0]));
   }
   return out;
 }

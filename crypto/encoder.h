@@ -19,8 +19,9 @@
 
 namespace linkd::crypto {
 
-// Version of crypto/ENCODING.md implemented here.
-inline constexpr uint32_t kEncodingVersion = 1;
+// Version of crypto/ENCODING.md implemented here. Version 2 adds the
+// postcode-salted name filters and drops the unsalted ones of version 1.
+inline constexpr uint32_t kEncodingVersion = 2;
 inline constexpr size_t kTokenBytes = 32;
 inline constexpr size_t kBloomBits = 1024;
 inline constexpr size_t kBloomBytes = kBloomBits / 8;
@@ -64,6 +65,15 @@ struct ClearIdentity {
 
 // The encoding of one identity. Absent optionals mean "missing" (neutral in
 // comparison). Contains no clear value.
+//
+// Name filters (ENCODING.md section 6) come in two salt families, and a
+// filter exists only when both its name and its salt field are valid:
+//  - given_name_bf, family_name_bf: salted with the date of birth
+//    (dob_unordered), so present only with a valid date of birth;
+//  - given_name_pc_bf, family_name_pc_bf: salted with the postcode unit, so
+//    present only with a valid postcode.
+// No filter is ever built without a salt: a name with neither a valid date of
+// birth nor a valid postcode is not encoded at all.
 struct EncodedIdentity {
   uint32_t encoding_version = kEncodingVersion;
   uint32_t key_version = 0;
@@ -84,6 +94,8 @@ struct EncodedIdentity {
 
   std::optional<BloomFilter> given_name_bf;
   std::optional<BloomFilter> family_name_bf;
+  std::optional<BloomFilter> given_name_pc_bf;
+  std::optional<BloomFilter> family_name_pc_bf;
 };
 
 // A field that was present but not encoded. `reason` is a fixed phrase from
@@ -115,7 +127,9 @@ class Encoder {
   // Encodes `in`. A field is present when it holds a non-blank string.
   // Every present field that fails normalisation or validation (including
   // a sex "stated as not known") is left out of the result and appended to
-  // `*issues` (which may be null) in Field order. Thread-safe.
+  // `*issues` (which may be null) in Field order. A valid name whose salts
+  // are both missing or refused is not an issue, but yields no filter.
+  // Thread-safe.
   EncodedIdentity Encode(const ClearIdentity& in,
                          std::vector<FieldIssue>* issues) const;
 

@@ -1,7 +1,10 @@
 // Tests of crypto/encoder.h: determinism, key separation, the comparison
 // properties the matcher relies on (day/month swap, name typos, swapped
-// names), salting, issues, and Dice. Synthetic people only.
+// names), salting and which name filters exist, issues, and Dice. Synthetic
+// people only.
 #include "crypto/encoder.h"
+
+#include <sodium.h>
 
 #include <string>
 #include <thread>
@@ -64,6 +67,8 @@ TEST(EncoderTest, IsDeterministicAcrossInstances) {
   EXPECT_EQ(x.postcode_unit, y.postcode_unit);
   EXPECT_EQ(x.given_name_bf, y.given_name_bf);
   EXPECT_EQ(x.family_name_bf, y.family_name_bf);
+  EXPECT_EQ(x.given_name_pc_bf, y.given_name_pc_bf);
+  EXPECT_EQ(x.family_name_pc_bf, y.family_name_pc_bf);
   EXPECT_EQ(x.key_check, y.key_check);
 }
 
@@ -84,6 +89,8 @@ TEST(EncoderTest, FillsEveryOutputAndVersions) {
   }
   EXPECT_TRUE(x.given_name_bf.has_value());
   EXPECT_TRUE(x.family_name_bf.has_value());
+  EXPECT_TRUE(x.given_name_pc_bf.has_value());
+  EXPECT_TRUE(x.family_name_pc_bf.has_value());
   // Per-field sub-keys: equal-looking values in different fields differ.
   EXPECT_NE(x.dob, x.dob_unordered);  // "2014-03-07" in both
 }
@@ -113,6 +120,8 @@ TEST(EncoderTest, NormalisedVariantsEncodeEqually) {
   EXPECT_EQ(x.postcode_unit, y.postcode_unit);
   EXPECT_EQ(x.given_name_bf, y.given_name_bf);
   EXPECT_EQ(x.family_name_bf, y.family_name_bf);
+  EXPECT_EQ(x.given_name_pc_bf, y.given_name_pc_bf);
+  EXPECT_EQ(x.family_name_pc_bf, y.family_name_pc_bf);
 }
 
 TEST(EncoderTest, DayMonthSwapKeepsUnorderedDateAndNames) {
@@ -177,6 +186,9 @@ TEST(EncoderTest, GivenAndFamilyNamesAreComparableWhenSwapped) {
   const EncodedIdentity y = e.Encode(swapped, nullptr);
   EXPECT_THAT(Dice(*x.given_name_bf, *y.family_name_bf), DoubleEq(1.0));
   EXPECT_THAT(Dice(*x.family_name_bf, *y.given_name_bf), DoubleEq(1.0));
+  // The postcode-salted filters share the sub-key too.
+  EXPECT_THAT(Dice(*x.given_name_pc_bf, *y.family_name_pc_bf), DoubleEq(1.0));
+  EXPECT_THAT(Dice(*x.family_name_pc_bf, *y.given_name_pc_bf), DoubleEq(1.0));
 }
 
 TEST(EncoderTest, SaltingSeparatesTheSameNameUnderOtherBirthDates) {
@@ -185,10 +197,156 @@ TEST(EncoderTest, SaltingSeparatesTheSameNameUnderOtherBirthDates) {
               Lt(0.3));
   EXPECT_THAT(NameDice(e, "Olivia", "Olivia", "2014-03-07", "2015-03-07"),
               Lt(0.3));
-  EXPECT_THAT(NameDice(e, "Olivia", "Olivia", "2014-03-07", ""), Lt(0.3));
-  // Without a date of birth the salt is empty on both sides.
-  EXPECT_THAT(NameDice(e, "Olivia", "Olivia", "", ""), DoubleEq(1.0));
-  EXPECT_THAT(NameDice(e, "Olivia", "Olivia", "", "2015-02-30"), DoubleEq(1.0));
+  // Version 1 gave names without a date of birth an unsalted filter (so
+  // "Olivia" without a date compared equal to "Olivia" without a date).
+  // Version 2 builds no dob-salted filter without a valid date of birth.
+  ClearIdentity no_dob, bad_dob;
+  no_dob.given_name = bad_dob.given_name = "Olivia";
+  bad_dob.dob = "2015-02-30";
+  EXPECT_FALSE(e.Encode(no_dob, nullptr).given_name_bf.has_value());
+  EXPECT_FALSE(e.Encode(bad_dob, nullptr).given_name_bf.has_value());
+}
+
+// Which name filters exist (ENCODING.md 6): a name gets a dob-salted filter
+// with a valid date of birth and a postcode-salted one with a valid postcode;
+// a refused field counts as absent.
+TEST(EncoderTest, NameFiltersExistExactlyUnderTheirSalts) {
+  const Encoder e(KeyFromByte(7), Fixed());
+  struct Case {
+    const char* dob;
+    const char* postcode;
+    bool dob_filters;
+    bool pc_filters;
+  };
+  for (const Case& c :
+       {Case{"2014-03-07", "SW1A 1AA", true, true},
+        Case{"2014-03-07", "", true, false},
+        Case{"2014-03-07", "ZZ99 3VZ", true, false},
+        Case{"", "SW1A 1AA", false, true},
+        Case{"2030-01-01", "SW1A 1AA", false, true}, Case{"", "", false, false},
+        Case{"1900-01-01", "Q1 1AA", false, false}}) {
+    SCOPED_TRACE(std::string(c.dob) + " / " + c.postcode);
+    ClearIdentity p = Person();
+    p.dob = c.dob;
+    p.postcode = c.postcode;
+    const EncodedIdentity x = e.Encode(p, nullptr);
+    EXPECT_EQ(x.given_name_bf.has_value(), c.dob_filters);
+    EXPECT_EQ(x.family_name_bf.has_value(), c.dob_filters);
+    EXPECT_EQ(x.given_name_pc_bf.has_value(), c.pc_filters);
+    EXPECT_EQ(x.family_name_pc_bf.has_value(), c.pc_filters);
+    // The identifiers do not depend on the names' salts.
+    EXPECT_TRUE(x.upn.has_value());
+    EXPECT_TRUE(x.nhs_number.has_value());
+  }
+  // Without a valid name there is no filter under any salt.
+  ClearIdentity p = Person();
+  p.given_name = "Emily2";
+  p.family_name = "";
+  const EncodedIdentity x = e.Encode(p, nullptr);
+  EXPECT_FALSE(x.given_name_bf || x.family_name_bf || x.given_name_pc_bf ||
+               x.family_name_pc_bf);
+}
+
+TEST(EncoderTest, SamePostcodeAndNameCompareWhateverTheDateOfBirth) {
+  const Encoder e(KeyFromByte(7), Fixed());
+  const EncodedIdentity x = e.Encode(Person(), nullptr);
+  ClearIdentity typo = Person();
+  typo.dob = "2015-03-07";  // year typo: dob filters unrelated
+  ClearIdentity missing = Person();
+  missing.dob = "";
+  for (const ClearIdentity& other : {typo, missing}) {
+    const EncodedIdentity y = e.Encode(other, nullptr);
+    EXPECT_THAT(Dice(*x.given_name_pc_bf, *y.given_name_pc_bf), DoubleEq(1.0));
+    EXPECT_THAT(Dice(*x.family_name_pc_bf, *y.family_name_pc_bf),
+                DoubleEq(1.0));
+  }
+  EXPECT_THAT(Dice(*x.given_name_bf, *e.Encode(typo, nullptr).given_name_bf),
+              Lt(0.3));
+  // Spellings of one postcode are one salt; a typo in a name still scores.
+  ClearIdentity variant = Person();
+  variant.postcode = "sw1a1aa";
+  variant.given_name = "Olivja";
+  EXPECT_THAT(
+      Dice(*x.given_name_pc_bf, *e.Encode(variant, nullptr).given_name_pc_bf),
+      AllOf(Gt(0.6), Lt(1.0)));
+}
+
+TEST(EncoderTest, OtherPostcodesGiveUnrelatedFilters) {
+  const Encoder e(KeyFromByte(7), Fixed());
+  const EncodedIdentity x = e.Encode(Person(), nullptr);
+  // Same sector, another unit; another sector; another district.
+  for (const char* pc : {"SW1A 1AB", "SW1A 2AA", "M1 1AE"}) {
+    SCOPED_TRACE(pc);
+    ClearIdentity moved = Person();
+    moved.postcode = pc;
+    const EncodedIdentity y = e.Encode(moved, nullptr);
+    EXPECT_THAT(Dice(*x.given_name_pc_bf, *y.given_name_pc_bf), Lt(0.3));
+    EXPECT_THAT(Dice(*x.family_name_pc_bf, *y.family_name_pc_bf), Lt(0.3));
+    // The dob-salted filters do not depend on the postcode.
+    EXPECT_EQ(x.given_name_bf, y.given_name_bf);
+  }
+}
+
+TEST(EncoderTest, DobAndPostcodeSaltsAreSeparate) {
+  const Encoder e(KeyFromByte(7), Fixed());
+  const EncodedIdentity x = e.Encode(Person(), nullptr);
+  EXPECT_THAT(Dice(*x.given_name_bf, *x.given_name_pc_bf), Lt(0.3));
+  EXPECT_THAT(Dice(*x.family_name_bf, *x.family_name_pc_bf), Lt(0.3));
+}
+
+// The filter that version 1 gave a name without a date of birth: the same
+// hashing with the empty salt, computed here from the spec under the v2
+// sub-key, so that a regression to unsalted filters would show.
+BloomFilter UnsaltedFilter(uint8_t key_byte,
+                           const std::vector<std::string>& parts) {
+  const std::string k(kLinkageKeyBytes, static_cast<char>(key_byte));
+  const std::string label = "linkd-enc-v2:name_bf";
+  uint8_t subkey[32];
+  crypto_generichash(
+      subkey, sizeof(subkey), reinterpret_cast<const uint8_t*>(label.data()),
+      label.size(), reinterpret_cast<const uint8_t*>(k.data()), k.size());
+  BloomFilter bf{};
+  for (const std::string& part : parts) {
+    const std::string padded = "_" + part + "_";
+    for (size_t i = 0; i + 1 < padded.size(); ++i) {
+      const std::string msg = std::string("\x1f") + padded.substr(i, 2);
+      uint8_t h[64];
+      crypto_generichash(h, sizeof(h),
+                         reinterpret_cast<const uint8_t*>(msg.data()),
+                         msg.size(), subkey, sizeof(subkey));
+      for (int j = 0; j < 20; ++j) {
+        const int pos = (h[2 * j] | h[2 * j + 1] << 8) % 1024;
+        bf[pos / 8] |= static_cast<uint8_t>(1u << (pos % 8));
+      }
+    }
+  }
+  return bf;
+}
+
+TEST(EncoderTest, NoFilterIsEverUnsalted) {
+  ASSERT_GE(sodium_init(), 0);
+  const Encoder e(KeyFromByte(7), Fixed());
+  const BloomFilter olivia = UnsaltedFilter(7, {"OLIVIA"});
+  const BloomFilter smith_jones = UnsaltedFilter(7, {"SMITH", "JONES"});
+  int filters = 0;
+  for (const char* dob : {"2014-03-07", "", "2015-02-30", "1900-01-01"}) {
+    for (const char* pc : {"SW1A 1AA", "", "ZZ99 3VZ", "not a postcode"}) {
+      ClearIdentity p = Person();
+      p.dob = dob;
+      p.postcode = pc;
+      const EncodedIdentity x = e.Encode(p, nullptr);
+      for (const auto* f : {&x.given_name_bf, &x.family_name_bf,
+                            &x.given_name_pc_bf, &x.family_name_pc_bf}) {
+        if (!f->has_value()) continue;
+        ++filters;
+        EXPECT_NE(**f, olivia);
+        EXPECT_NE(**f, smith_jones);
+        EXPECT_THAT(Dice(**f, olivia), Lt(0.3));
+        EXPECT_THAT(Dice(**f, smith_jones), Lt(0.3));
+      }
+    }
+  }
+  EXPECT_EQ(filters, 4 * 2 + 4 * 2);  // 4 cases with each salt valid
 }
 
 TEST(EncoderTest, ReportsIssuesInFieldOrderAndDropsThoseFields) {
@@ -207,11 +365,11 @@ TEST(EncoderTest, ReportsIssuesInFieldOrderAndDropsThoseFields) {
                   FieldsAre(Field::kPostcode, "placeholder value"),
                   FieldsAre(Field::kUpn, "check letter mismatch"),
                   FieldsAre(Field::kNhsNumber, "check digit mismatch")));
-  EXPECT_FALSE(x.given_name_bf || x.family_name_bf || x.dob ||
-               x.dob_year_month || x.dob_year_day || x.dob_month_day ||
-               x.dob_unordered || x.birth_year || x.sex || x.postcode_unit ||
-               x.postcode_sector || x.postcode_district || x.upn ||
-               x.nhs_number);
+  EXPECT_FALSE(x.given_name_bf || x.family_name_bf || x.given_name_pc_bf ||
+               x.family_name_pc_bf || x.dob || x.dob_year_month ||
+               x.dob_year_day || x.dob_month_day || x.dob_unordered ||
+               x.birth_year || x.sex || x.postcode_unit || x.postcode_sector ||
+               x.postcode_district || x.upn || x.nhs_number);
   // Issues carry only fixed phrases, never the values.
   for (const FieldIssue& i : issues) {
     for (const char* v :
@@ -228,7 +386,8 @@ TEST(EncoderTest, BlankFieldsAreAbsentNotIssues) {
   std::vector<FieldIssue> issues;
   const EncodedIdentity x = e.Encode({"", "  ", "", "", "", "", ""}, &issues);
   EXPECT_THAT(issues, IsEmpty());
-  EXPECT_FALSE(x.given_name_bf || x.family_name_bf || x.dob || x.upn);
+  EXPECT_FALSE(x.given_name_bf || x.family_name_bf || x.given_name_pc_bf ||
+               x.family_name_pc_bf || x.dob || x.upn);
 }
 
 TEST(EncoderTest, LatestDobDefaultsToToday) {
@@ -262,7 +421,9 @@ TEST(EncoderTest, ConcurrentUseGivesTheSameResults) {
     threads.emplace_back([&, t] {
       for (int i = 0; i < 500; ++i) {
         const EncodedIdentity got = e.Encode(Person(), nullptr);
-        if (got.given_name_bf != want.given_name_bf || got.upn != want.upn) {
+        if (got.given_name_bf != want.given_name_bf ||
+            got.family_name_pc_bf != want.family_name_pc_bf ||
+            got.upn != want.upn) {
           ++mismatches[t];
         }
       }

@@ -258,9 +258,12 @@ void KeyGenerator::Keys(const linkd::v1::EncodedIdentity& identity,
        identity.dob_month_day());
   add2(Rule::kSectorYearMonth, identity.postcode_sector(),
        identity.dob_year_month());
-  if (on(Rule::kNameLsh)) {
-    // The salt group: the dob_unordered token, or empty for records without
-    // a valid dob (whose filters are all unsalted, ENCODING.md 6).
+  if (on(Rule::kNameLsh) && !identity.dob_unordered().empty()) {
+    // The salt group is the dob_unordered token. Only the dob-salted filters
+    // give bands: a record without a valid dob has none (encoding v2 builds
+    // no unsalted filter, ENCODING.md 6), and the postcode-salted filters
+    // would only repeat, in many more keys, what kPostcodeUnit already
+    // blocks on.
     const std::string& salt = identity.dob_unordered();
     AddNameBands(salt, identity.given_name_bf(), out);
     AddNameBands(salt, identity.family_name_bf(), out);

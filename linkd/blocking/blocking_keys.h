@@ -16,8 +16,8 @@
 //   kPostcodeBirthYear   postcode_unit + birth_year
 //   kPostcodeMonthDay    postcode_unit + dob_month_day (year typos)
 //   kSectorYearMonth     postcode_sector + dob_year_month
-//   kNameLsh             MinHash LSH bands of the name filters, within the
-//                        salt group (dob_unordered, or "no dob")
+//   kNameLsh             MinHash LSH bands of the dob-salted name filters,
+//                        within the salt group (dob_unordered)
 //   kPostcodeUnit        postcode_unit alone (dob missing or mistyped)
 //   kPostcodeSex         postcode_unit + sex (the same, half the block)
 //
@@ -29,7 +29,11 @@
 // records whose dates differ otherwise never share a band. Given- and
 // family-name filters feed one pool of bands (no field tag), so swapped
 // names collide. Records whose dob has a typo, or is missing on one side,
-// are reached through the postcode rules and the identifiers instead.
+// are reached through the postcode rules and the identifiers instead; a
+// record without a valid dob has no dob-salted filter, hence no bands. The
+// postcode-salted filters (given_name_pc_bf, family_name_pc_bf) give no
+// bands: they compare only within one postcode unit, which kPostcodeUnit
+// already makes a block.
 #ifndef LINKD_BLOCKING_BLOCKING_KEYS_H_
 #define LINKD_BLOCKING_BLOCKING_KEYS_H_
 

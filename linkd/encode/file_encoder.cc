@@ -74,8 +74,10 @@ bool LooksLikeIdentifier(std::string_view record_id,
 
 bool HasIdentifyingField(const crypto::EncodedIdentity& identity) {
   return identity.upn.has_value() || identity.nhs_number.has_value() ||
-         identity.given_name_bf.has_value() ||
-         identity.family_name_bf.has_value() || identity.dob.has_value();
+         identity.dob.has_value() || identity.given_name_bf.has_value() ||
+         identity.family_name_bf.has_value() ||
+         identity.given_name_pc_bf.has_value() ||
+         identity.family_name_pc_bf.has_value();
 }
 
 FileEncoder::FileEncoder(const crypto::Encoder* encoder,

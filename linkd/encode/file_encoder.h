@@ -153,7 +153,11 @@ bool LooksLikeIdentifier(std::string_view record_id,
                          const crypto::DateFormat& date_format);
 
 // True if `identity` carries at least one identifying field: a UPN or NHS
-// number token, a name filter or the full date of birth.
+// number token, the full date of birth, or a name filter of either salt
+// family. A name counts only through a filter: a row whose names have
+// neither a valid date of birth nor a valid postcode (so no filter,
+// crypto/ENCODING.md section 6) and no identifier is unusable. Sex and
+// postcode tokens alone do not identify anyone.
 bool HasIdentifyingField(const crypto::EncodedIdentity& identity);
 
 // A human-readable multi-line summary for stderr. Names no input value.

@@ -131,6 +131,8 @@ TEST_F(FileEncoderTest, EncodesEveryValidRowAndRoundTripsBinary) {
     EXPECT_EQ(id.upn().size(), crypto::kTokenBytes);
     EXPECT_EQ(id.nhs_number().size(), crypto::kTokenBytes);
     EXPECT_EQ(id.given_name_bf().size(), crypto::kBloomBytes);
+    EXPECT_EQ(id.given_name_pc_bf().size(), crypto::kBloomBytes);
+    EXPECT_EQ(id.family_name_pc_bf().size(), crypto::kBloomBytes);
     EXPECT_EQ(items[i].SerializeAsString(),
               Expected(people[i]).SerializeAsString())
         << "row " << i + 1;
@@ -156,6 +158,38 @@ TEST_F(FileEncoderTest, JsonlParsesBackToTheBinaryRecords) {
               from_binary[i].SerializeAsString());
   }
   EXPECT_THAT(jsonl, HasSubstr("\"record_id\":\"R0000001\""));
+  EXPECT_THAT(jsonl, HasSubstr("\"given_name_pc_bf\":\""));
+  EXPECT_THAT(jsonl, HasSubstr("\"family_name_pc_bf\":\""));
+}
+
+// Encoding v2 builds a name filter only under a salt (a valid date of birth
+// or postcode), and a name counts as identifying only through a filter.
+TEST_F(FileEncoderTest, NameAloneIsNotUsable) {
+  SyntheticPerson p = people_.Next();
+  std::string csv = StandardCsvHeader();
+  csv += CsvLine({"N1", p.given_name, p.family_name, "", "F", "", "", ""});
+  csv += CsvLine({"N2", p.given_name, p.family_name, "", "F", "ZZ99 3VZ", "",
+                  ""});  // refused
+  csv += CsvLine({"N3", p.given_name, "", "", "", p.postcode, "", ""});  // ok
+  csv += CsvLine({"N4", p.given_name, "", p.dob, "", "", "", ""});       // ok
+  csv += CsvLine({"N5", p.given_name, "", "", "", "", p.upn, ""});       // ok
+  std::string out;
+  EncodeSummary summary;
+  ASSERT_THAT(Run(csv, Options(), &out, &summary), IsOk());
+  EXPECT_EQ(summary.records_written, 3);
+  EXPECT_THAT(summary.rejects_by_reason,
+              UnorderedElementsAre(Pair("no usable identifying field", 2)));
+  std::vector<linkd::v1::IngestItem> items = ParseBinary(out);
+  ASSERT_EQ(items.size(), 3u);
+  const linkd::v1::EncodedIdentity& n3 = items[0].record().identity();
+  EXPECT_EQ(n3.given_name_pc_bf().size(), crypto::kBloomBytes);
+  EXPECT_TRUE(n3.given_name_bf().empty());
+  const linkd::v1::EncodedIdentity& n4 = items[1].record().identity();
+  EXPECT_EQ(n4.given_name_bf().size(), crypto::kBloomBytes);
+  EXPECT_TRUE(n4.given_name_pc_bf().empty());
+  const linkd::v1::EncodedIdentity& n5 = items[2].record().identity();
+  EXPECT_FALSE(n5.upn().empty());
+  EXPECT_TRUE(n5.given_name_bf().empty() && n5.given_name_pc_bf().empty());
 }
 
 TEST_F(FileEncoderTest, RejectsUnusableRowsWithReasonsAndRowNumbers) {
@@ -171,8 +205,10 @@ TEST_F(FileEncoderTest, RejectsUnusableRowsWithReasonsAndRowNumbers) {
   csv += CsvLine({a.record_id, b.given_name, "", "", "", "", "", ""});  // 8 dup
   csv += CsvLine({"X1", "", "", "", "M", c.postcode, "", ""});  // 9 no id field
   csv += "X2,too,few\n";                                        // 10 malformed
-  csv += CsvLine({"X1", c.given_name, "", "", "", "", "", ""});  // 11 ok
-  csv += StandardCsvRow(c);                                      // 12 ok
+  // 11 ok: a name and a postcode (postcode-salted name filters). A name
+  // alone has no filter in encoding v2; see NameAloneIsNotUsable.
+  csv += CsvLine({"X1", c.given_name, "", "", "", c.postcode, "", ""});
+  csv += StandardCsvRow(c);  // 12 ok
   std::string out;
   EncodeSummary summary;
   ASSERT_THAT(Run(csv, Options(), &out, &summary), IsOk());

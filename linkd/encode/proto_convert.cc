@@ -41,6 +41,8 @@ void ToProto(const crypto::EncodedIdentity& in,
   SetOptional(in.postcode_district, out->mutable_postcode_district());
   SetOptional(in.given_name_bf, out->mutable_given_name_bf());
   SetOptional(in.family_name_bf, out->mutable_family_name_bf());
+  SetOptional(in.given_name_pc_bf, out->mutable_given_name_pc_bf());
+  SetOptional(in.family_name_pc_bf, out->mutable_family_name_pc_bf());
 }
 
 void MakeIngestItem(std::string_view source, std::string_view record_id,

@@ -30,6 +30,7 @@ TEST(ProtoConvertTest, CopiesPresentFieldsAndLeavesAbsentOnesEmpty) {
   in.dob_unordered = Filled<crypto::kTokenBytes>(3);
   in.postcode_district = Filled<crypto::kTokenBytes>(4);
   in.family_name_bf = Filled<crypto::kBloomBytes>(5);
+  in.given_name_pc_bf = Filled<crypto::kBloomBytes>(6);
 
   linkd::v1::EncodedIdentity out;
   out.set_nhs_number("stale");  // must be cleared
@@ -43,6 +44,8 @@ TEST(ProtoConvertTest, CopiesPresentFieldsAndLeavesAbsentOnesEmpty) {
   EXPECT_EQ(out.postcode_district(), AsString(*in.postcode_district));
   EXPECT_EQ(out.family_name_bf(), AsString(*in.family_name_bf));
   EXPECT_EQ(out.family_name_bf().size(), crypto::kBloomBytes);
+  EXPECT_EQ(out.given_name_pc_bf(), AsString(*in.given_name_pc_bf));
+  EXPECT_TRUE(out.family_name_pc_bf().empty());
   EXPECT_TRUE(out.nhs_number().empty());
   EXPECT_TRUE(out.dob_year_month().empty());
   EXPECT_TRUE(out.dob_year_day().empty());
@@ -54,7 +57,7 @@ TEST(ProtoConvertTest, CopiesPresentFieldsAndLeavesAbsentOnesEmpty) {
   EXPECT_TRUE(out.given_name_bf().empty());
 }
 
-TEST(ProtoConvertTest, EveryTokenFieldIsCopied) {
+TEST(ProtoConvertTest, EveryTokenAndFilterFieldIsCopied) {
   crypto::EncodedIdentity in;
   uint8_t start = 0;
   for (auto* token :
@@ -65,6 +68,8 @@ TEST(ProtoConvertTest, EveryTokenFieldIsCopied) {
   }
   in.given_name_bf = Filled<crypto::kBloomBytes>(9);
   in.family_name_bf = Filled<crypto::kBloomBytes>(10);
+  in.given_name_pc_bf = Filled<crypto::kBloomBytes>(11);
+  in.family_name_pc_bf = Filled<crypto::kBloomBytes>(12);
   linkd::v1::EncodedIdentity out;
   ToProto(in, &out);
   const std::string expected[] = {AsString(*in.upn),
@@ -95,6 +100,9 @@ TEST(ProtoConvertTest, EveryTokenFieldIsCopied) {
     EXPECT_EQ(actual[i], expected[i]) << "field " << i;
   }
   EXPECT_EQ(out.given_name_bf(), AsString(*in.given_name_bf));
+  EXPECT_EQ(out.family_name_bf(), AsString(*in.family_name_bf));
+  EXPECT_EQ(out.given_name_pc_bf(), AsString(*in.given_name_pc_bf));
+  EXPECT_EQ(out.family_name_pc_bf(), AsString(*in.family_name_pc_bf));
 }
 
 TEST(ProtoConvertTest, MakeIngestItemCarriesSourceAndRecordId) {

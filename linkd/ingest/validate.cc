@@ -136,10 +136,12 @@ absl::Status CheckRecord(const v1::EncodedRecord& r) {
   if (!r.has_identity()) return Invalid("record.identity", "missing");
   const v1::EncodedIdentity& id = r.identity();
   if (id.encoding_version() != crypto::kEncodingVersion) {
-    return Invalid(
-        "record.identity.encoding_version",
-        absl::StrCat("unsupported version ", id.encoding_version(),
-                     "; this linkd accepts ", crypto::kEncodingVersion));
+    return Invalid("record.identity.encoding_version",
+                   absl::StrCat("unsupported version ", id.encoding_version(),
+                                "; this linkd accepts only version ",
+                                crypto::kEncodingVersion,
+                                ": re-encode the source file with a version ",
+                                crypto::kEncodingVersion, " encoder"));
   }
   if (id.key_version() == 0) {
     return Invalid("record.identity.key_version", "missing");
@@ -166,21 +168,44 @@ absl::Status CheckRecord(const v1::EncodedRecord& r) {
   for (const auto& [field, value] : tokens) {
     if (absl::Status s = CheckToken(field, *value); !s.ok()) return s;
   }
-  if (absl::Status s =
-          CheckBloom("record.identity.given_name_bf", id.given_name_bf());
-      !s.ok()) {
-    return s;
-  }
-  if (absl::Status s =
-          CheckBloom("record.identity.family_name_bf", id.family_name_bf());
-      !s.ok()) {
-    return s;
+  // Name filters, with the salt field each family needs (ENCODING.md 6): a
+  // dob-salted filter without dob_unordered, or a postcode-salted one without
+  // postcode_unit, cannot have been salted as version 2 requires (it would be
+  // version 1's unsalted filter, with the frequency exposure v2 removes).
+  struct NameFilter {
+    absl::string_view field;
+    const std::string* filter;
+    absl::string_view salt_field;
+    const std::string* salt;
+  };
+  const NameFilter filters[] = {
+      {"record.identity.given_name_bf", &id.given_name_bf(), "dob_unordered",
+       &id.dob_unordered()},
+      {"record.identity.family_name_bf", &id.family_name_bf(), "dob_unordered",
+       &id.dob_unordered()},
+      {"record.identity.given_name_pc_bf", &id.given_name_pc_bf(),
+       "postcode_unit", &id.postcode_unit()},
+      {"record.identity.family_name_pc_bf", &id.family_name_pc_bf(),
+       "postcode_unit", &id.postcode_unit()},
+  };
+  bool any_filter = false;
+  for (const NameFilter& f : filters) {
+    if (absl::Status s = CheckBloom(f.field, *f.filter); !s.ok()) return s;
+    if (f.filter->empty()) continue;
+    any_filter = true;
+    if (f.salt->empty()) {
+      return Invalid(f.field,
+                     absl::StrCat("present without ", f.salt_field,
+                                  ", the field that salts it; version ",
+                                  crypto::kEncodingVersion,
+                                  " never builds an unsalted name filter"));
+    }
   }
   if (id.upn().empty() && id.nhs_number().empty() && id.dob().empty() &&
-      id.given_name_bf().empty() && id.family_name_bf().empty()) {
+      !any_filter) {
     return Invalid("record.identity",
                    "no identifying field (needs upn, nhs_number, dob or a "
-                   "name)");
+                   "name filter)");
   }
   return absl::OkStatus();
 }

@@ -10,6 +10,7 @@ namespace {
 
 using ::linkd::testing::IsOk;
 using ::linkd::testing::StatusIs;
+using ::testing::AllOf;
 using ::testing::HasSubstr;
 using ::testing::Not;
 using ::testing::StartsWith;
@@ -45,11 +46,24 @@ TEST_F(ValidateTest, NamesMissingSourceAndRecordId) {
 }
 
 TEST_F(ValidateTest, RefusesWrongEncodingVersion) {
+  EXPECT_EQ(Valid().record().identity().encoding_version(), 2u);
+  for (uint32_t version : {0u, 1u, 3u}) {
+    v1::IngestItem item = Valid();
+    item.mutable_record()->mutable_identity()->set_encoding_version(version);
+    EXPECT_THAT(ValidateItem(item),
+                StatusIs(absl::StatusCode::kInvalidArgument,
+                         StartsWith("record.identity.encoding_version")))
+        << version;
+  }
+  // Version 1 (unsalted names without a date of birth) is refused with a
+  // reason that says what to do.
   v1::IngestItem item = Valid();
-  item.mutable_record()->mutable_identity()->set_encoding_version(2);
+  item.mutable_record()->mutable_identity()->set_encoding_version(1);
   EXPECT_THAT(ValidateItem(item),
               StatusIs(absl::StatusCode::kInvalidArgument,
-                       StartsWith("record.identity.encoding_version")));
+                       AllOf(HasSubstr("unsupported version 1"),
+                             HasSubstr("accepts only version 2"),
+                             HasSubstr("re-encode"))));
 }
 
 TEST_F(ValidateTest, RefusesTokensOfTheWrongLength) {
@@ -64,6 +78,20 @@ TEST_F(ValidateTest, RefusesTokensOfTheWrongLength) {
   EXPECT_THAT(ValidateItem(item),
               StatusIs(absl::StatusCode::kInvalidArgument,
                        StartsWith("record.identity.given_name_bf")));
+  for (const char* field : {"given_name_pc_bf", "family_name_pc_bf"}) {
+    item = Valid();
+    v1::EncodedIdentity* id = item.mutable_record()->mutable_identity();
+    ASSERT_EQ(id->given_name_pc_bf().size(), 128u);
+    if (std::string(field) == "given_name_pc_bf") {
+      id->set_given_name_pc_bf(std::string(127, '\x81'));
+    } else {
+      id->set_family_name_pc_bf(std::string(129, '\x81'));
+    }
+    EXPECT_THAT(ValidateItem(item),
+                StatusIs(absl::StatusCode::kInvalidArgument,
+                         StartsWith(std::string("record.identity.") + field +
+                                    ": Bloom filter must be 128 bytes")));
+  }
   item = Valid();
   item.mutable_record()->mutable_identity()->set_key_check("short");
   EXPECT_THAT(ValidateItem(item),
@@ -109,12 +137,51 @@ TEST_F(ValidateTest, RefusesARecordWithNoIdentifyingField) {
   v1::EncodedIdentity* id = item.mutable_record()->mutable_identity();
   id->clear_given_name_bf();
   id->clear_family_name_bf();
+  id->clear_given_name_pc_bf();
+  id->clear_family_name_pc_bf();
   id->clear_dob();
   id->clear_upn();
   id->clear_nhs_number();
   EXPECT_THAT(ValidateItem(item),
               StatusIs(absl::StatusCode::kInvalidArgument,
                        StartsWith("record.identity: no identifying field")));
+  // One postcode-salted name filter is enough.
+  item = Valid();
+  id = item.mutable_record()->mutable_identity();
+  id->clear_given_name_bf();
+  id->clear_family_name_bf();
+  id->clear_given_name_pc_bf();
+  id->clear_dob();
+  id->clear_dob_year_month();
+  id->clear_dob_year_day();
+  id->clear_dob_month_day();
+  id->clear_dob_unordered();
+  id->clear_birth_year();
+  id->clear_upn();
+  id->clear_nhs_number();
+  EXPECT_THAT(ValidateItem(item), IsOk());
+}
+
+TEST_F(ValidateTest, RefusesNameFiltersWithoutTheirSalt) {
+  // A dob-salted filter needs dob_unordered, a postcode-salted one
+  // postcode_unit: without them they would be unsalted (version 1 style).
+  v1::IngestItem item = Valid();
+  item.mutable_record()->mutable_identity()->clear_dob_unordered();
+  EXPECT_THAT(ValidateItem(item),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       StartsWith("record.identity.given_name_bf: present "
+                                  "without dob_unordered")));
+  item = Valid();
+  v1::EncodedIdentity* id = item.mutable_record()->mutable_identity();
+  id->clear_given_name_pc_bf();
+  id->clear_postcode_unit();
+  EXPECT_THAT(ValidateItem(item),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       StartsWith("record.identity.family_name_pc_bf: present "
+                                  "without postcode_unit")));
+  // Without the salt field and without the filters, the record is fine.
+  id->clear_family_name_pc_bf();
+  EXPECT_THAT(ValidateItem(item), IsOk());
 }
 
 TEST_F(ValidateTest, RefusesImplausibleBloomFilters) {

@@ -30,7 +30,7 @@ struct CoverageField {
 
 // Every identity field that a record may or may not carry. Kept in proto
 // field order; record_store_test checks it against the descriptor.
-constexpr std::array<CoverageField, 14> kCoverageFields = {{
+constexpr std::array<CoverageField, 16> kCoverageFields = {{
     {"upn", &EncodedIdentity::upn},
     {"nhs_number", &EncodedIdentity::nhs_number},
     {"dob", &EncodedIdentity::dob},
@@ -45,6 +45,8 @@ constexpr std::array<CoverageField, 14> kCoverageFields = {{
     {"postcode_district", &EncodedIdentity::postcode_district},
     {"given_name_bf", &EncodedIdentity::given_name_bf},
     {"family_name_bf", &EncodedIdentity::family_name_bf},
+    {"given_name_pc_bf", &EncodedIdentity::given_name_pc_bf},
+    {"family_name_pc_bf", &EncodedIdentity::family_name_pc_bf},
 }};
 
 std::string CounterKey(std::string_view source, uint8_t kind) {

@@ -79,7 +79,7 @@ class SyntheticRecords {
   // A full identity: every field set.
   linkd::v1::EncodedIdentity Identity() {
     linkd::v1::EncodedIdentity id;
-    id.set_encoding_version(1);
+    id.set_encoding_version(2);  // crypto::kEncodingVersion (no dependency)
     id.set_key_version(1);
     id.set_key_check(Bytes(8));
     id.set_upn(Bytes(32));
@@ -96,6 +96,8 @@ class SyntheticRecords {
     id.set_postcode_district(Bytes(32));
     id.set_given_name_bf(Bytes(128));
     id.set_family_name_bf(Bytes(128));
+    id.set_given_name_pc_bf(Bytes(128));
+    id.set_family_name_pc_bf(Bytes(128));
     return id;
   }
 

@@ -339,10 +339,13 @@ int Run(const Args& args) {
                  a.postcode_district() == b.postcode_district()) {
         ++district_eq;
       }
-      if ((a.given_name_bf().empty() && a.family_name_bf().empty()) ||
-          (b.given_name_bf().empty() && b.family_name_bf().empty())) {
-        ++names_missing;
-      }
+      // A side has names if it has a name filter of either salt family
+      // (only the dob-salted ones give name_lsh bands).
+      const auto no_names = [](const linkd::v1::EncodedIdentity& id) {
+        return id.given_name_bf().empty() && id.family_name_bf().empty() &&
+               id.given_name_pc_bf().empty() && id.family_name_pc_bf().empty();
+      };
+      if (no_names(a) || no_names(b)) ++names_missing;
     }
     std::printf(
         "\nmissed pairs: %lld. dob: same up to swap %lld, missing on a side "
