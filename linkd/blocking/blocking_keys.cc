@@ -177,7 +177,7 @@ void KeyGenerator::Hash(Rule rule, std::string_view a, std::string_view b,
   for (std::string_view part : {a, b, c}) {
     const size_t len = std::min<size_t>(part.size(), 64);
     buf[n++] = static_cast<unsigned char>(len);
-    std::memcpy(buf + n, part.data(), len);
+    if (len > 0) std::memcpy(buf + n, part.data(), len);  // data() may be null
     n += len;
   }
   out->rule = rule;

@@ -151,23 +151,31 @@ absl::Status Decode(const linkd::v1::EncodedIdentity& in,
     }
     SetToken(out, static_cast<TokenSlot>(i), token);
   }
-  if (!in.given_name_bf().empty()) {
-    absl::StatusOr<Filter> f = FilterFromBytes(in.given_name_bf());
-    if (!f.ok()) {
+  struct FilterField {
+    const std::string& bytes;
+    absl::string_view name;
+    Filter* filter;
+    bool* has;
+  };
+  const FilterField filters[] = {
+      {in.given_name_bf(), "given_name_bf", &out->given_name,
+       &out->has_given_name},
+      {in.family_name_bf(), "family_name_bf", &out->family_name,
+       &out->has_family_name},
+      {in.given_name_pc_bf(), "given_name_pc_bf", &out->given_name_pc,
+       &out->has_given_name_pc},
+      {in.family_name_pc_bf(), "family_name_pc_bf", &out->family_name_pc,
+       &out->has_family_name_pc},
+  };
+  for (const FilterField& f : filters) {
+    if (f.bytes.empty()) continue;
+    absl::StatusOr<Filter> filter = FilterFromBytes(f.bytes);
+    if (!filter.ok()) {
       return absl::InvalidArgumentError(
-          absl::StrCat("given_name_bf: ", f.status().message()));
+          absl::StrCat(f.name, ": ", filter.status().message()));
     }
-    out->given_name = *f;
-    out->has_given_name = true;
-  }
-  if (!in.family_name_bf().empty()) {
-    absl::StatusOr<Filter> f = FilterFromBytes(in.family_name_bf());
-    if (!f.ok()) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("family_name_bf: ", f.status().message()));
-    }
-    out->family_name = *f;
-    out->has_family_name = true;
+    *f.filter = *filter;
+    *f.has = true;
   }
   return absl::OkStatus();
 }
@@ -193,6 +201,14 @@ DecodedIdentity Decode(const crypto::EncodedIdentity& in) {
   if (in.family_name_bf.has_value()) {
     out.family_name = FilterFromBloom(*in.family_name_bf);
     out.has_family_name = true;
+  }
+  if (in.given_name_pc_bf.has_value()) {
+    out.given_name_pc = FilterFromBloom(*in.given_name_pc_bf);
+    out.has_given_name_pc = true;
+  }
+  if (in.family_name_pc_bf.has_value()) {
+    out.family_name_pc = FilterFromBloom(*in.family_name_pc_bf);
+    out.has_family_name_pc = true;
   }
   return out;
 }
@@ -253,37 +269,58 @@ void Compare(const DecodedIdentity& a, const DecodedIdentity& b,
     set(CompareField::kPostcode, level);
   }
 
-  // Names: salted with dob_unordered (or the empty salt without a date of
-  // birth), so filters under different salts are unrelated bit patterns.
-  const bool a_salt = a.has(TokenSlot::kDobUnordered);
-  const bool b_salt = b.has(TokenSlot::kDobUnordered);
-  const bool comparable =
-      a_salt == b_salt && (!a_salt || a.token(TokenSlot::kDobUnordered) ==
-                                          b.token(TokenSlot::kDobUnordered));
-  const bool given = a.has_given_name && b.has_given_name;
-  const bool family = a.has_family_name && b.has_family_name;
-  if (!comparable) {
-    if (given) set(CompareField::kGivenName, NameLevel::kNotComparable);
-    if (family) set(CompareField::kFamilyName, NameLevel::kNotComparable);
+  // Names: filters under different salts are unrelated bit patterns. The
+  // dob salt is preferred (a day/month swap keeps it); the postcode salt
+  // compares names when a date is missing or mistyped but the address
+  // agrees.
+  const Filter *ga = nullptr, *fa = nullptr, *gb = nullptr, *fb = nullptr;
+  if (Agree(a, b, TokenSlot::kDobUnordered)) {
+    ga = a.has_given_name ? &a.given_name : nullptr;
+    fa = a.has_family_name ? &a.family_name : nullptr;
+    gb = b.has_given_name ? &b.given_name : nullptr;
+    fb = b.has_family_name ? &b.family_name : nullptr;
+  }
+  if ((ga == nullptr && fa == nullptr) || (gb == nullptr && fb == nullptr)) {
+    ga = fa = gb = fb = nullptr;
+    if (Agree(a, b, TokenSlot::kPostcodeUnit)) {
+      ga = a.has_given_name_pc ? &a.given_name_pc : nullptr;
+      fa = a.has_family_name_pc ? &a.family_name_pc : nullptr;
+      gb = b.has_given_name_pc ? &b.given_name_pc : nullptr;
+      fb = b.has_family_name_pc ? &b.family_name_pc : nullptr;
+    }
+  }
+  if ((ga == nullptr && fa == nullptr) || (gb == nullptr && fb == nullptr)) {
+    // No common salt: a name both records hold carries no evidence either
+    // way; a name one side lacks stays missing.
+    if ((a.has_given_name || a.has_given_name_pc) &&
+        (b.has_given_name || b.has_given_name_pc)) {
+      set(CompareField::kGivenName, NameLevel::kNotComparable);
+    }
+    if ((a.has_family_name || a.has_family_name_pc) &&
+        (b.has_family_name || b.has_family_name_pc)) {
+      set(CompareField::kFamilyName, NameLevel::kNotComparable);
+    }
     return;
   }
+  const bool given = ga != nullptr && gb != nullptr;
+  const bool family = fa != nullptr && fb != nullptr;
   // Cut-offs are applied to the exact (double) values; the floats kept in
   // the vector are for explanation only.
   double dice_given = 0.0, dice_family = 0.0;
   if (given) {
-    dice_given = Dice(a.given_name, b.given_name);
+    dice_given = Dice(*ga, *gb);
     out->dice_given = static_cast<float>(dice_given);
     set(CompareField::kGivenName, ByCutoff(dice_given, options));
   }
   if (family) {
-    dice_family = Dice(a.family_name, b.family_name);
+    dice_family = Dice(*fa, *fb);
     out->dice_family = static_cast<float>(dice_family);
     set(CompareField::kFamilyName, ByCutoff(dice_family, options));
   }
   if (given && family && dice_given < options.name_high_cutoff &&
       dice_family < options.name_high_cutoff) {
-    const double cross_gf = Dice(a.given_name, b.family_name);
-    const double cross_fg = Dice(a.family_name, b.given_name);
+    const double cross_gf = Dice(*ga, *fb);
+    const double cross_fg = Dice(*fa, *gb);
     out->dice_given_family = static_cast<float>(cross_gf);
     out->dice_family_given = static_cast<float>(cross_fg);
     if (cross_gf >= options.name_high_cutoff &&

@@ -9,17 +9,20 @@
 //   sex              agree / disagree
 //   postcode         unit / sector / district / disagree
 //   given_name,      high (Dice >= high cut-off) / low (>= low cut-off) /
-//   family_name      below / swapped, plus "not_comparable" (neutral): name
-//                    filters are salted with the dob_unordered token, so two
-//                    records' names compare only when both have the same
-//                    dob_unordered token or both have no date of birth.
+//   family_name      below / swapped, plus "not_comparable" (neutral). Each
+//                    record carries name filters under two salts (encoding
+//                    v2): the dob_unordered token and the postcode unit.
+//                    Names are compared under the dob salt when both records
+//                    have the same dob_unordered token, else under the
+//                    postcode salt when both have the same postcode unit, and
+//                    are not comparable otherwise.
 // "swapped": given_a ~ family_b and family_a ~ given_b both reach the high
 // cut-off while neither straight comparison does. The whole name's evidence
 // is then carried by the given_name level "swapped"; family_name gets
 // "swapped" too, which is neutral for that field so it is not counted twice.
 //
 // Records are compared in a pre-decoded form (DecodedIdentity): 64-bit token
-// fingerprints and kernel-layout filters, about 370 bytes per record.
+// fingerprints and kernel-layout filters, about 630 bytes per record.
 //
 // Everything here is pure and thread-safe.
 #ifndef LINKD_MATCHER_COMPARISON_H_
@@ -127,10 +130,17 @@ uint64_t TokenFingerprint(absl::string_view token);
 struct DecodedIdentity {
   std::array<uint64_t, kNumTokenSlots> tokens{};  // 0 where absent
   uint16_t present = 0;                           // bit i: slot i present
+  // Name filters salted with dob_unordered (encoding v2: present only with
+  // a valid date of birth) and with the postcode unit (present only with a
+  // valid postcode).
   bool has_given_name = false;
   bool has_family_name = false;
+  bool has_given_name_pc = false;
+  bool has_family_name_pc = false;
   Filter given_name{};
   Filter family_name{};
+  Filter given_name_pc{};
+  Filter family_name_pc{};
 
   bool has(TokenSlot slot) const {
     return (present >> static_cast<int>(slot)) & 1;

@@ -70,10 +70,19 @@ TEST(ComparisonTest, DateOfBirthLevels) {
   b.dob = "2014-03-08";  // year and month agree
   v = Cmp(Child(), b);
   EXPECT_EQ(v.level(CompareField::kDob), L(DobLevel::kTwoParts));
-  // Different salts: the names are not comparable, not disagreeing.
+  // Different dob salts, same postcode: the names compare under the
+  // postcode salt.
+  EXPECT_EQ(v.level(CompareField::kGivenName), L(NameLevel::kHigh));
+  EXPECT_EQ(v.level(CompareField::kFamilyName), L(NameLevel::kHigh));
+  EXPECT_FLOAT_EQ(v.dice_given, 1.0f);
+  // Different dob salts and another postcode: not comparable, not
+  // disagreeing.
+  b.postcode = "LS1 4AP";
+  v = Cmp(Child(), b);
   EXPECT_EQ(v.level(CompareField::kGivenName), L(NameLevel::kNotComparable));
   EXPECT_EQ(v.level(CompareField::kFamilyName), L(NameLevel::kNotComparable));
   EXPECT_TRUE(std::isnan(v.dice_given));
+  b = Child();
 
   b.dob = "2013-03-07";  // month and day agree
   EXPECT_EQ(Cmp(Child(), b).level(CompareField::kDob), L(DobLevel::kTwoParts));
@@ -150,23 +159,29 @@ TEST(ComparisonTest, MissingIsNeutral) {
   }
 
   // One date of birth missing: dob missing. Encoding v2 gives a record
-  // without a date of birth no dob-salted name filter (its names are only in
-  // the postcode-salted filters, which Compare does not read yet), so the
-  // names are missing on that side: neutral, like not_comparable was.
+  // without a date of birth no dob-salted name filter; its names are in the
+  // postcode-salted filters, which compare (same postcode here).
   b = Child();
   b.dob.clear();
   v = Cmp(Child(), b);
   EXPECT_EQ(v.level(CompareField::kDob), L(DobLevel::kMissing));
-  EXPECT_EQ(v.level(CompareField::kGivenName), L(NameLevel::kMissing));
-  // Both missing: under v1 both were unsalted and compared (high). Under v2
-  // neither has a dob-salted filter; until Compare uses given_name_pc_bf and
-  // family_name_pc_bf (same postcode here), the names are missing.
+  EXPECT_EQ(v.level(CompareField::kGivenName), L(NameLevel::kHigh));
+  // Both dates missing: the same, under the postcode salt.
   crypto::ClearIdentity a = Child();
   a.dob.clear();
   v = Cmp(a, b);
-  EXPECT_EQ(v.level(CompareField::kGivenName), L(NameLevel::kMissing));
+  EXPECT_EQ(v.level(CompareField::kGivenName), L(NameLevel::kHigh));
+  // A date missing and another postcode: no salt in common. The names are
+  // present on both sides, so not comparable (neutral), not missing.
+  b.postcode = "LS1 4AP";
+  v = Cmp(Child(), b);
+  EXPECT_EQ(v.level(CompareField::kGivenName), L(NameLevel::kNotComparable));
   EXPECT_TRUE(IsNeutralLevel(CompareField::kGivenName,
                              v.level(CompareField::kGivenName)));
+  // No date and no postcode on one side: no name filter at all: missing.
+  b.postcode.clear();
+  v = Cmp(Child(), b);
+  EXPECT_EQ(v.level(CompareField::kGivenName), L(NameLevel::kMissing));
 }
 
 TEST(ComparisonTest, DifferentIdentifiersAreHardConflicts) {

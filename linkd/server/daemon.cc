@@ -1,5 +1,6 @@
 #include "linkd/server/daemon.h"
 
+#include <cmath>
 #include <fstream>
 #include <sstream>
 #include <utility>
@@ -65,6 +66,21 @@ absl::Status ApplyConfig(const config::v1::DaemonConfig& config,
     options->block_cache_mib = config.block_cache_mib();
   }
   if (config.start_linking_paused()) options->start_linking_paused = true;
+  if (config.has_link_threshold_bits() != config.has_review_threshold_bits()) {
+    return absl::InvalidArgumentError(
+        "link_threshold_bits and review_threshold_bits: set both or neither");
+  }
+  if (config.has_link_threshold_bits()) {
+    if (!(config.review_threshold_bits() <= config.link_threshold_bits()) ||
+        !std::isfinite(config.link_threshold_bits()) ||
+        !std::isfinite(config.review_threshold_bits())) {
+      return absl::InvalidArgumentError(
+          "review_threshold_bits: must be finite and at most "
+          "link_threshold_bits");
+    }
+    options->link_threshold_bits = config.link_threshold_bits();
+    options->review_threshold_bits = config.review_threshold_bits();
+  }
   if (config.shutdown_grace_seconds() != 0) {
     options->shutdown_grace = absl::Seconds(config.shutdown_grace_seconds());
   }
@@ -155,6 +171,14 @@ absl::StatusOr<std::unique_ptr<Daemon>> Daemon::Start(DaemonOptions options) {
   state->linker = std::make_unique<linker::Linker>(
       state->store.get(), state->blocking_index.get(), linker::LinkerOptions());
   LINKD_RETURN_IF_ERROR(state->linker->LoadSavedModel());
+  if (options.link_threshold_bits.has_value() &&
+      options.review_threshold_bits.has_value()) {
+    matcher::Model model = *state->linker->model();
+    LINKD_RETURN_IF_ERROR(model.SetThresholds(*options.review_threshold_bits,
+                                              *options.link_threshold_bits));
+    state->linker->SetModel(
+        std::make_shared<const matcher::Model>(std::move(model)));
+  }
   linker::LinkWorkerOptions link_options;
   link_options.paused = options.start_linking_paused;
   LINKD_ASSIGN_OR_RETURN(

@@ -6,6 +6,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 
 #include "absl/status/statusor.h"
@@ -23,6 +24,10 @@ struct DaemonOptions {
   uint32_t block_cache_mib = 256;
   absl::Duration shutdown_grace = absl::Seconds(10);
   bool start_linking_paused = false;
+  // Clustering thresholds in bits, overriding the model's when both are
+  // set (see DaemonConfig).
+  std::optional<double> link_threshold_bits;
+  std::optional<double> review_threshold_bits;
   const util::Clock* clock = util::Clock::Real();
 };
 

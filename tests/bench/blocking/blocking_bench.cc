@@ -409,7 +409,6 @@ int Run(const Args& args) {
 
   blocking::CandidateLimits limits;
   limits.max_block_size = args.cap;
-  limits.query_indexed = true;  // every record is indexed before querying
   absl::flat_hash_map<std::string, uint32_t> index_of;
   for (size_t i = 0; i < recs.size(); ++i) {
     index_of[recs[i].key] = static_cast<uint32_t>(i);
