@@ -22,7 +22,15 @@ options:
                        linkd.config.v1.DaemonConfig; see deploy/config/)
   --data-dir DIR       RocksDB data directory (created on first start)
   --listen HOST:PORT   address to serve gRPC on (default 127.0.0.1:7300;
-                       port 0 picks a free port). Loopback only until mTLS.
+                       port 0 picks a free port). Loopback only without mTLS.
+  --policy-dir DIR     consent and purpose policies (default: the
+                       checkout's policies/); loaded and tested at start-up
+  --tls-cert FILE --tls-key FILE --client-ca FILE
+                       mTLS: linkd's certificate and key, and the CA of the
+                       organisations' client certificates (required on any
+                       non-loopback address; see deploy/scripts/dev-ca.sh)
+  --trust-domain D     trust domain of the callers' SPIFFE ids
+                       (default linkd.example)
   --ready-file FILE    once serving, write the bound address to FILE
   --linking-paused     start with linking paused (bulk loads); resume with
                        `linkctl linking resume`
@@ -42,7 +50,8 @@ int UsageError(std::string_view message) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  std::string config_file, data_dir, listen, ready_file;
+  std::string config_file, data_dir, listen, ready_file, policy_dir, tls_cert,
+      tls_key, client_ca, trust_domain;
   bool linking_paused = false;
   for (int i = 1; i < argc; ++i) {
     const std::string arg = argv[i];
@@ -59,6 +68,11 @@ int main(int argc, char** argv) {
     if (arg == "--data-dir") target = &data_dir;
     if (arg == "--listen") target = &listen;
     if (arg == "--ready-file") target = &ready_file;
+    if (arg == "--policy-dir") target = &policy_dir;
+    if (arg == "--tls-cert") target = &tls_cert;
+    if (arg == "--tls-key") target = &tls_key;
+    if (arg == "--client-ca") target = &client_ca;
+    if (arg == "--trust-domain") target = &trust_domain;
     if (target == nullptr) {
       return UsageError(absl::StrCat("unknown argument '", arg, "'"));
     }
@@ -82,6 +96,11 @@ int main(int argc, char** argv) {
   if (!data_dir.empty()) options.data_dir = data_dir;
   if (!listen.empty()) options.listen = listen;
   if (linking_paused) options.start_linking_paused = true;
+  if (!policy_dir.empty()) options.policy_dir = policy_dir;
+  if (!tls_cert.empty()) options.tls_cert = tls_cert;
+  if (!tls_key.empty()) options.tls_key = tls_key;
+  if (!client_ca.empty()) options.client_ca = client_ca;
+  if (!trust_domain.empty()) options.trust_domain = trust_domain;
   if (options.data_dir.empty()) {
     return UsageError("no data directory: give --data-dir or --config");
   }

@@ -305,6 +305,12 @@ absl::StatusOr<AppendResult> AuditLog::AppendAndCommit(
         puts.emplace_back(fmt::SubjectKey(sui, seq), "");
       }
     }
+    for (const v1::RecordRef& r : given.records()) {
+      std::string subject = RecordSubject(r.source(), r.record_id());
+      if (suis.insert(subject).second) {
+        puts.emplace_back(fmt::SubjectKey(subject, seq), "");
+      }
+    }
     puts.emplace_back(fmt::TimeKey(time_micros, seq), "");
     next.range.Append(leaf_hash,
                       [&puts](int level, uint64_t index, const Hash& h) {
@@ -470,6 +476,12 @@ absl::Status AuditLog::FetchEntries(absl::Span<const uint64_t> seqs,
   }
   *more = true;
   return absl::OkStatus();
+}
+
+std::string AuditLog::RecordSubject(std::string_view source,
+                                    std::string_view record_id) {
+  return absl::StrCat("record:", source.size(), ":", std::string(source), ":",
+                      std::string(record_id));
 }
 
 absl::Status AuditLog::Subject(std::string_view sui, EntryCallback fn) const {

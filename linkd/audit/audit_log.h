@@ -12,7 +12,8 @@
 // Layout in Cf::kAudit (keys from linkd/store/key_codec.h; the first
 // component is a u8 tag):
 //   (1, seq u64)                   -> leaf bytes of entry `seq` (below)
-//   (2, SUI string, seq u64)       -> ""   subject index, one per SUI touched
+//   (2, subject, seq u64)          -> ""   subject index, one per SUI touched
+//                                     and per record named (RecordSubject)
 //   (3, time micros i64, seq u64)  -> ""   time index (entry time_micros)
 //   (4, level u8, index u64)       -> 32-byte root of the perfect subtree over
 //                                     entries [index << level, (index+1) <<
@@ -180,8 +181,16 @@ class AuditLog {
   // Entry `seq`. NOT_FOUND if seq >= Size(); DATA_LOSS if the stored leaf is
   // missing, malformed or carries another seq.
   absl::StatusOr<LoggedEntry> Get(uint64_t seq) const;
+  // The subject-index name of a source record: entries are indexed by each
+  // SUI they touch and by each record they name, so that subject access
+  // finds the uses of a child's records before they were linked too.
+  static std::string RecordSubject(std::string_view source,
+                                   std::string_view record_id);
+
   // Subject access: every entry whose SUIs include `sui` (exact string, the
-  // SUI's printed form), in sequence order. Errors as Get, or the callback's.
+  // SUI's printed form), or, for a RecordSubject() name, whose records
+  // include that record, in sequence order. Errors as Get, or the
+  // callback's.
   absl::Status Subject(std::string_view sui, EntryCallback fn) const;
   // The same, collected; at most `limit` entries.
   absl::StatusOr<std::vector<LoggedEntry>> Subject(std::string_view sui,

@@ -128,9 +128,13 @@ bool WaitForLinking(const Connection& c, uint64_t seq) {
   const bool tty = isatty(STDERR_FILENO);
   absl::Time last_line = absl::Now();
   for (;;) {
+    // A long poll: one call (and one audit entry) per few seconds.
+    v1::GetLinkingStatusRequest request;
+    request.set_wait_for_seq(seq);
+    request.set_wait_millis(tty ? 500 : 5000);
     v1::GetLinkingStatusResponse st;
-    const grpc::Status status = stub->GetLinkingStatus(
-        Deadline().get(), v1::GetLinkingStatusRequest(), &st);
+    const grpc::Status status =
+        stub->GetLinkingStatus(Deadline().get(), request, &st);
     if (!status.ok()) {
       RpcError("linking status unavailable", status);
       return false;
@@ -155,7 +159,6 @@ bool WaitForLinking(const Connection& c, uint64_t seq) {
       absl::FPrintF(stderr, "%s\n", line);
       last_line = absl::Now();
     }
-    absl::SleepFor(absl::Milliseconds(100));
   }
 }
 

@@ -15,6 +15,7 @@
 #include "absl/time/clock.h"
 #include "grpcpp/client_context.h"
 #include "linkd/ctl/cli.h"
+#include "linkd/ctl/governance_commands.h"
 #include "linkd/ctl/linkage_commands.h"
 #include "linkd/ctl/submit.h"
 #include "linkd/v1/admin_service.grpc.pb.h"
@@ -65,6 +66,29 @@ Commands:
       thresholds and what it was trained on.
   model estimate
       Re-estimate the model from the stored records (EM), with progress.
+  policy check DIR
+      Validate the policy files in DIR and run their tests (no daemon
+      needed); names file, line and reason of every problem.
+  policy show | policy reload
+      The policy in force (version, hash, purposes and lawful bases, your
+      organisation and roles); reload it from its directory (audited).
+  consent record --kind objection|opt-out|consent --categories A[,B]
+                 [--from T] [--until T] --reason TEXT SUBJECT
+  consent list SUBJECT
+      Record or list a child's consent, objection and opt-out records.
+      SUBJECT is --sui SUI, --source S --record R, or --identity FILE (an
+      encoded file of the child's details, made with linkd-encode).
+  audit verify [--checkpoint WITNESS] [--save-checkpoint FILE]
+      Check the whole audit log (Merkle tree, hash chain, signed
+      checkpoints, and the witness you kept); names the first bad entry.
+  audit verify --data-dir DIR [--public-key FILE] [--checkpoint WITNESS]
+      The same, offline, on a stopped daemon's data directory.
+  audit export [--since T] [--until T] [--format text|jsonl]
+      Entries of a time range (T: 2026-12-01 or RFC 3339).
+  audit subject SUBJECT [--format text|jsonl]
+      Every use of one child's data: a subject access report.
+  audit checkpoint [--fresh] [--out FILE]
+      A signed checkpoint of the log, to keep as a witness.
 
 Global options (before the command):
   --server HOST:PORT   linkd's address; default $LINKD_SERVER or
@@ -73,7 +97,8 @@ Global options (before the command):
                        mTLS: this organisation's certificate and key, and
                        the CA that signed linkd's certificate.
 Exit status: 0 success; 1 failure (connection, unreadable file);
-2 usage error; 3 finished but some items were rejected.
+2 usage error; 3 finished but some items were rejected; 4 the audit log
+failed verification.
 )";
 
 int RunSubmit(const Connection& c, std::vector<std::string> args) {
@@ -254,5 +279,8 @@ int main(int argc, char** argv) {
   if (command == "explain") return RunExplain(c, rest);
   if (command == "review") return RunReview(c, rest);
   if (command == "model") return RunModel(c, rest);
+  if (command == "policy") return linkd::ctl::RunPolicy(c, rest);
+  if (command == "consent") return linkd::ctl::RunConsent(c, rest);
+  if (command == "audit") return linkd::ctl::RunAudit(c, rest);
   return UsageError(absl::StrCat("unknown command '", command, "'"));
 }

@@ -1,5 +1,7 @@
 #include "linkd/ingest/ingest_pipeline.h"
 
+#include <algorithm>
+#include <array>
 #include <utility>
 #include <vector>
 
@@ -79,9 +81,10 @@ IngestPipeline::~IngestPipeline() {
   writer_.join();
 }
 
-void IngestPipeline::Submit(const v1::IngestBatch* batch, Done done) {
+void IngestPipeline::Submit(const v1::IngestBatch* batch, Done done,
+                            std::shared_ptr<const Submitter> submitter) {
   absl::MutexLock lock(&mu_);
-  queue_.push_back(Pending{batch, std::move(done)});
+  queue_.push_back(Pending{batch, std::move(done), std::move(submitter)});
 }
 
 absl::StatusOr<v1::IngestAck> IngestPipeline::Apply(
@@ -117,21 +120,68 @@ void IngestPipeline::WriterLoop() {
         queue_.pop_front();
       }
     }
-    std::vector<const v1::IngestBatch*> batches;
-    batches.reserve(group.size());
-    for (const Pending& p : group) batches.push_back(p.batch);
-    std::vector<absl::StatusOr<v1::IngestAck>> results = ApplyGroup(batches);
+    std::vector<absl::StatusOr<v1::IngestAck>> results = ApplyGroup(group);
     for (size_t i = 0; i < group.size(); ++i) {
       group[i].done(std::move(results[i]));
     }
   }
 }
 
+std::vector<audit::v1::AuditEntry> IngestPipeline::AuditEntries(
+    absl::Span<const Pending> group,
+    const std::vector<absl::StatusOr<v1::IngestAck>>& results,
+    const std::vector<const v1::EncodedRecord*>& records,
+    const std::vector<size_t>& record_batch,
+    const std::vector<store::IngestOutcome>& outcomes) {
+  std::vector<audit::v1::AuditEntry> entries(group.size());
+  std::vector<std::array<int64_t, 3>> counts(group.size(), {0, 0, 0});
+  for (size_t i = 0; i < outcomes.size(); ++i) {
+    const size_t b = record_batch[i];
+    ++counts[b][static_cast<int>(outcomes[i].result)];
+    if (outcomes[i].result == store::IngestResult::kUnchanged) continue;
+    audit::v1::RecordRef* ref = entries[b].add_records();
+    ref->set_source(records[i]->source());
+    ref->set_record_id(records[i]->record_id());
+  }
+  for (size_t b = 0; b < group.size(); ++b) {
+    audit::v1::AuditEntry& e = entries[b];
+    if (group[b].submitter != nullptr) {
+      audit::v1::AuditEntry records_only;
+      records_only.mutable_records()->Swap(e.mutable_records());
+      e = group[b].submitter->entry;
+      e.mutable_records()->Swap(records_only.mutable_records());
+    } else {
+      e.set_organisation("unidentified");
+      e.set_method("/linkd.v1.IngestService/Ingest");
+    }
+    auto& d = *e.mutable_details();
+    d["batch_seq"] = absl::StrCat(group[b].batch->batch_seq());
+    d["items"] = absl::StrCat(group[b].batch->items_size());
+    if (!results[b].ok()) {
+      e.set_decision(audit::v1::DECISION_ERROR);
+      e.set_status_code(static_cast<int32_t>(results[b].status().code()));
+      e.set_reason(std::string(results[b].status().message()));
+      continue;
+    }
+    e.set_decision(audit::v1::DECISION_ALLOWED);
+    e.set_status_code(0);
+    d["accepted"] = absl::StrCat(counts[b][0]);
+    d["unchanged"] = absl::StrCat(counts[b][1]);
+    d["updated"] = absl::StrCat(counts[b][2]);
+    d["rejected"] = absl::StrCat(results[b]->rejected());
+    if (results[b]->rejected() > 0) {
+      e.set_reason(absl::StrCat(results[b]->rejected(),
+                                " items refused (listed in the ack)"));
+    }
+  }
+  return entries;
+}
+
 std::vector<absl::StatusOr<v1::IngestAck>> IngestPipeline::ApplyGroup(
-    absl::Span<const v1::IngestBatch* const> group) {
+    absl::Span<const Pending> group) {
   std::vector<absl::StatusOr<v1::IngestAck>> results(group.size());
   size_t bytes = 0;
-  for (const v1::IngestBatch* batch : group) bytes += batch->ByteSizeLong();
+  for (const Pending& p : group) bytes += p.batch->ByteSizeLong();
   // Stored records are about as large as their encoding plus keys.
   store::WriteBatch write = store_->NewBatch(bytes * 5 / 4);
   // Key checks first seen in this group; remembered only once committed.
@@ -139,7 +189,8 @@ std::vector<absl::StatusOr<v1::IngestAck>> IngestPipeline::ApplyGroup(
   std::vector<const v1::EncodedRecord*> records;
   std::vector<size_t> record_batch;  // records[i] came from group[...]
   for (size_t b = 0; b < group.size(); ++b) {
-    const v1::IngestBatch& batch = *group[b];
+    const v1::IngestBatch& batch = *group[b].batch;
+    const Submitter* submitter = group[b].submitter.get();
     if (batch.items_size() > static_cast<int>(options_.max_batch_items)) {
       results[b] = absl::InvalidArgumentError(
           absl::StrCat("batch: ", batch.items_size(), " items; the limit is ",
@@ -152,6 +203,16 @@ std::vector<absl::StatusOr<v1::IngestAck>> IngestPipeline::ApplyGroup(
       const v1::IngestItem& item = batch.items(i);
       if (absl::Status s = ValidateItem(item); !s.ok()) {
         Reject(&ack, i, s);
+        continue;
+      }
+      if (submitter != nullptr && !submitter->sources.empty() &&
+          std::find(submitter->sources.begin(), submitter->sources.end(),
+                    item.record().source()) == submitter->sources.end()) {
+        Reject(
+            &ack, i,
+            absl::PermissionDeniedError(absl::StrCat(
+                "record.source: organisation ", submitter->entry.organisation(),
+                " may not submit records as source ", item.record().source())));
         continue;
       }
       const v1::EncodedIdentity& id = item.record().identity();
@@ -199,7 +260,16 @@ std::vector<absl::StatusOr<v1::IngestAck>> IngestPipeline::ApplyGroup(
       batch_link_seq[record_batch[i]] = seq;
     }
   }
-  if (committed.ok()) committed = store_->Commit(std::move(write));
+  if (committed.ok()) {
+    if (options_.audit != nullptr) {
+      const std::vector<audit::v1::AuditEntry> entries =
+          AuditEntries(group, results, records, record_batch, *outcomes);
+      committed =
+          options_.audit->AppendAndCommit(std::move(write), entries).status();
+    } else {
+      committed = store_->Commit(std::move(write));
+    }
+  }
   if (!committed.ok()) {
     for (absl::StatusOr<v1::IngestAck>& r : results) {
       if (r.ok()) r = committed;

@@ -15,6 +15,8 @@
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/types/span.h"
+#include "linkd/audit/audit_log.h"
+#include "linkd/audit/v1/audit.pb.h"
 #include "linkd/linker/link_worker.h"
 #include "linkd/store/record_store.h"
 #include "linkd/store/store.h"
@@ -23,12 +25,26 @@
 
 namespace linkd::ingest {
 
+// Who submits a batch, as the server's governance decided: the sources it
+// may submit records as, and the audit entry of its call.
+struct Submitter {
+  // The sources its records may carry; empty: any source (tests and tools
+  // without governance).
+  std::vector<std::string> sources;
+  // The call's audit entry (organisation, method, policy, request id); each
+  // batch gets a copy completed with what the batch did.
+  audit::v1::AuditEntry entry;
+};
+
 struct PipelineOptions {
   // Batches with more items are refused whole.
   uint32_t max_batch_items = 10000;
   // Queued batches are committed together (one synced write) up to this many
   // items: the cost of an fsync is shared by every batch waiting for it.
   uint32_t max_group_items = 20000;
+  // When set, every batch gets an audit entry committed in the same write
+  // as the batch's records (audit::AuditLog::AppendAndCommit). Not owned.
+  audit::AuditLog* audit = nullptr;
 };
 
 // Thread-safe. Batches are applied in the order they are submitted.
@@ -61,7 +77,14 @@ class IngestPipeline {
   // Errors: INVALID_ARGUMENT if the batch has more than max_batch_items
   // items; the store's error (UNAVAILABLE, DATA_LOSS, INTERNAL) if the commit
   // fails. In both cases nothing of the batch is stored.
-  void Submit(const v1::IngestBatch* batch, Done done);
+  //
+  // `submitter` (may be null: any source, no audit detail) says who sends
+  // the batch: a record whose source it may not use is refused with
+  // PERMISSION_DENIED naming record.source; with options.audit set, the
+  // batch's audit entry is built from submitter->entry. Must stay valid
+  // until `done` has run.
+  void Submit(const v1::IngestBatch* batch, Done done,
+              std::shared_ptr<const Submitter> submitter = nullptr);
 
   // Submit, then wait for the result.
   absl::StatusOr<v1::IngestAck> Apply(const v1::IngestBatch& batch);
@@ -71,6 +94,7 @@ class IngestPipeline {
   struct Pending {
     const v1::IngestBatch* batch;
     Done done;
+    std::shared_ptr<const Submitter> submitter;
   };
 
   IngestPipeline(store::Store* store, linker::LinkWorker* linking,
@@ -80,7 +104,14 @@ class IngestPipeline {
   // Validates, stages and commits `group` as one WriteBatch; one result per
   // batch. Runs on the writer thread only.
   std::vector<absl::StatusOr<v1::IngestAck>> ApplyGroup(
-      absl::Span<const v1::IngestBatch* const> group);
+      absl::Span<const Pending> group);
+  // One audit entry per batch of `group`, with the records it stored.
+  static std::vector<audit::v1::AuditEntry> AuditEntries(
+      absl::Span<const Pending> group,
+      const std::vector<absl::StatusOr<v1::IngestAck>>& results,
+      const std::vector<const v1::EncodedRecord*>& records,
+      const std::vector<size_t>& record_batch,
+      const std::vector<store::IngestOutcome>& outcomes);
 
   store::Store* const store_;
   store::RecordStore records_;

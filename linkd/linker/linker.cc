@@ -410,6 +410,7 @@ absl::Status Linker::Run::Merge(Sui from, Sui into, std::string_view reason) {
   for (uint64_t v : src->nhs_fingerprints()) {
     AddUnique(dst->mutable_nhs_fingerprints(), v);
   }
+  AddUnique(dst->mutable_merged_from(), from.bits());
   src->set_state(SuiInfo::STATE_RETIRED);
   src->set_retired_micros(now_micros_);
   src->clear_successors();
@@ -633,6 +634,8 @@ absl::StatusOr<LinkOutcome> Linker::Run::Choose(
       LINKD_ASSIGN_OR_RETURN(Sui target, Sui::FromBits(ranked.front().second));
       LINKD_RETURN_IF_ERROR(Assign(record_key, d, target, revision));
       LINKD_ASSIGN_OR_RETURN(SuiInfo * info, Info(*prev));
+      LINKD_ASSIGN_OR_RETURN(SuiInfo * successor, Info(target));
+      AddUnique(successor->mutable_merged_from(), prev->bits());
       info->set_state(SuiInfo::STATE_RETIRED);
       info->set_retired_micros(now_micros_);
       info->clear_successors();
@@ -919,6 +922,108 @@ absl::StatusOr<SuiInfo> Linker::GetSui(Sui sui,
     return absl::DataLossError("links: malformed SUI record");
   }
   return info;
+}
+
+absl::StatusOr<Sui> Linker::Current(Sui sui) const {
+  for (int hops = 0; hops < 1000; ++hops) {
+    LINKD_ASSIGN_OR_RETURN(SuiInfo info, GetSui(sui));
+    if (info.state() != SuiInfo::STATE_RETIRED) return sui;
+    if (info.successors_size() != 1) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          "sui ", sui.ToString(), ": retired into ", info.successors_size(),
+          " SUIs (its records were split); name one of them"));
+    }
+    LINKD_ASSIGN_OR_RETURN(sui, Sui::FromBits(info.successors(0)));
+  }
+  return absl::DataLossError("links: SUI successors form a cycle");
+}
+
+absl::StatusOr<std::vector<std::string>> Linker::Members(
+    Sui sui, const store::Snapshot* snapshot) const {
+  std::vector<std::string> members;
+  store::ScanOptions options;
+  options.snapshot = snapshot;
+  LINKD_RETURN_IF_ERROR(store_->ScanPrefix(
+      Cf::kLinks, MemberPrefix(sui),
+      [&](std::string_view key, std::string_view) -> absl::StatusOr<bool> {
+        LINKD_ASSIGN_OR_RETURN(store::KeyReader r,
+                               store::KeyReader::Create(key));
+        LINKD_RETURN_IF_ERROR(r.ReadU8().status());
+        LINKD_RETURN_IF_ERROR(r.ReadU64().status());
+        LINKD_ASSIGN_OR_RETURN(std::string_view record, r.ReadString());
+        members.emplace_back(record);
+        return true;
+      },
+      options));
+  return members;
+}
+
+absl::StatusOr<std::vector<Sui>> Linker::Lineage(Sui sui) const {
+  std::vector<Sui> out{sui};
+  absl::flat_hash_set<uint64_t> seen{sui.bits()};
+  for (size_t i = 0; i < out.size(); ++i) {
+    LINKD_ASSIGN_OR_RETURN(SuiInfo info, GetSui(out[i]));
+    for (uint64_t bits : info.merged_from()) {
+      if (!seen.insert(bits).second) continue;
+      LINKD_ASSIGN_OR_RETURN(Sui s, Sui::FromBits(bits));
+      out.push_back(s);
+    }
+  }
+  return out;
+}
+
+absl::StatusOr<Sui> Linker::Lookup(const v1::EncodedIdentity& identity) const {
+  matcher::DecodedIdentity d;
+  LINKD_RETURN_IF_ERROR(matcher::Decode(identity, &d));
+  const std::shared_ptr<const matcher::Model> model = this->model();
+  const store::Snapshot snapshot = store_->GetSnapshot();
+  LINKD_ASSIGN_OR_RETURN(
+      blocking::CandidateResult found,
+      index_->Candidates(identity, options_.candidates, {}, &snapshot));
+  std::vector<std::string> keys;
+  for (const blocking::Candidate& c : found.candidates) {
+    keys.push_back(c.record_key);
+  }
+  LINKD_ASSIGN_OR_RETURN(std::vector<std::optional<std::string>> values,
+                         store_->MultiGet(Cf::kRecords, keys, &snapshot));
+  struct Best {
+    double weight = kNoCandidate;
+    bool conflict = false;
+  };
+  std::map<uint64_t, Best> by_sui;
+  store::StoredRecord stored;
+  matcher::DecodedIdentity other;
+  for (size_t i = 0; i < keys.size(); ++i) {
+    if (!values[i].has_value()) continue;
+    if (!stored.ParseFromString(*values[i])) {
+      return absl::DataLossError("records: malformed stored record");
+    }
+    LINKD_RETURN_IF_ERROR(matcher::Decode(stored.identity(), &other));
+    LINKD_ASSIGN_OR_RETURN(std::optional<Sui> sui, Resolve(keys[i], &snapshot));
+    if (!sui.has_value()) continue;
+    const matcher::ComparisonVector v =
+        matcher::Compare(d, other, model->comparison());
+    Best& b = by_sui[sui->bits()];
+    b.conflict = b.conflict || v.hard_conflict();
+    b.weight = std::max(b.weight, model->MatchWeight(v));
+  }
+  double best = kNoCandidate;
+  uint64_t best_bits = 0;
+  for (const auto& [bits, b] : by_sui) {
+    if (!b.conflict && b.weight > best) {
+      best = b.weight;
+      best_bits = bits;
+    }
+  }
+  if (best_bits == 0 || best < model->lower_threshold()) {
+    return absl::NotFoundError("no linked child matches this encoded identity");
+  }
+  if (best < model->upper_threshold()) {
+    return absl::FailedPreconditionError(
+        "the closest linked child is not a certain enough match; give the "
+        "SUI or a source record instead");
+  }
+  return Sui::FromBits(best_bits);
 }
 
 absl::Status Linker::ForEachLink(

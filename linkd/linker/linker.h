@@ -189,6 +189,29 @@ class Linker {
   absl::StatusOr<store::v1::SuiInfo> GetSui(
       Sui sui, const store::Snapshot* snapshot = nullptr) const;
 
+  // The SUI `sui` resolves to now: itself while active, else its
+  // successor, transitively. NOT_FOUND if never issued; FAILED_PRECONDITION
+  // if a retired SUI has several successors (its records were split).
+  absl::StatusOr<Sui> Current(Sui sui) const;
+
+  // The record keys (store::RecordKey) currently linked to `sui`, in key
+  // order.
+  absl::StatusOr<std::vector<std::string>> Members(
+      Sui sui, const store::Snapshot* snapshot = nullptr) const;
+
+  // `sui` and every SUI retired into it, transitively (merges, moved
+  // records): what was recorded against any of them concerns `sui`'s child.
+  // NOT_FOUND if never issued.
+  absl::StatusOr<std::vector<Sui>> Lineage(Sui sui) const;
+
+  // The SUI of the child an encoded identity describes, without storing
+  // anything: the candidates linking would compare, scored the same way;
+  // the best SUI they belong to if it reaches the link threshold with no
+  // hard conflict. NOT_FOUND when no SUI comes close; FAILED_PRECONDITION
+  // when the best is only in the review zone (not certain enough to act
+  // on). Thread-safe (reads only).
+  absl::StatusOr<Sui> Lookup(const v1::EncodedIdentity& identity) const;
+
   // Visits linked records in record-key order, starting after
   // `start_after` (from the first if empty). Return false to stop.
   absl::Status ForEachLink(

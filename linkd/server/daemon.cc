@@ -11,21 +11,29 @@
 #include "absl/strings/str_split.h"
 #include "google/protobuf/io/tokenizer.h"
 #include "google/protobuf/text_format.h"
+#include "grpc/grpc_security_constants.h"
 #include "grpcpp/ext/proto_server_reflection_plugin.h"
 #include "grpcpp/health_check_service_interface.h"
 #include "grpcpp/resource_quota.h"
 #include "grpcpp/security/server_credentials.h"
 #include "grpcpp/server.h"
 #include "grpcpp/server_builder.h"
+#include "linkd/audit/audit_log.h"
+#include "linkd/audit/signer.h"
 #include "linkd/blocking/blocking_index.h"
+#include "linkd/consent/consent_store.h"
 #include "linkd/ingest/ingest_pipeline.h"
 #include "linkd/linker/linker.h"
 #include "linkd/server/admin_service.h"
+#include "linkd/server/governance.h"
+#include "linkd/server/governance_service.h"
 #include "linkd/server/ingest_service.h"
 #include "linkd/server/linkage_service.h"
 #include "linkd/store/record_store.h"
 #include "linkd/store/store.h"
+#include "linkd/util/log.h"
 #include "linkd/util/status_macros.h"
+#include "policies/engine/reloadable_policy_set.h"
 
 namespace linkd::server {
 namespace {
@@ -66,6 +74,17 @@ absl::Status ApplyConfig(const config::v1::DaemonConfig& config,
     options->block_cache_mib = config.block_cache_mib();
   }
   if (config.start_linking_paused()) options->start_linking_paused = true;
+  if (!config.policy_dir().empty()) options->policy_dir = config.policy_dir();
+  if (!config.tls_cert().empty()) options->tls_cert = config.tls_cert();
+  if (!config.tls_key().empty()) options->tls_key = config.tls_key();
+  if (!config.client_ca().empty()) options->client_ca = config.client_ca();
+  if (!config.trust_domain().empty()) {
+    options->trust_domain = config.trust_domain();
+  }
+  if (!config.audit_key().empty()) options->audit_key = config.audit_key();
+  if (config.checkpoint_interval() != 0) {
+    options->checkpoint_interval = config.checkpoint_interval();
+  }
   if (config.has_link_threshold_bits() != config.has_review_threshold_bits()) {
     return absl::InvalidArgumentError(
         "link_threshold_bits and review_threshold_bits: set both or neither");
@@ -128,10 +147,63 @@ bool IsLoopbackListenAddress(const std::string& listen) {
          first == 127;
 }
 
+std::string DefaultPolicyDir() { return LINKD_DEFAULT_POLICY_DIR; }
+
+namespace {
+
+absl::StatusOr<std::string> ReadPem(const std::string& path,
+                                    std::string_view what) {
+  std::ifstream in(path);
+  if (!in) {
+    return absl::NotFoundError(
+        absl::StrCat(std::string(what), ": cannot read ", path));
+  }
+  std::stringstream text;
+  text << in.rdbuf();
+  return text.str();
+}
+
+// mTLS server credentials that require and verify a client certificate.
+absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> TlsCredentials(
+    const DaemonOptions& options) {
+  LINKD_ASSIGN_OR_RETURN(std::string cert,
+                         ReadPem(options.tls_cert, "tls_cert"));
+  LINKD_ASSIGN_OR_RETURN(std::string key, ReadPem(options.tls_key, "tls_key"));
+  LINKD_ASSIGN_OR_RETURN(std::string ca,
+                         ReadPem(options.client_ca, "client_ca"));
+  grpc::SslServerCredentialsOptions tls(
+      GRPC_SSL_REQUEST_AND_REQUIRE_CLIENT_CERTIFICATE_AND_VERIFY);
+  tls.pem_root_certs = ca;
+  tls.pem_key_cert_pairs.push_back({key, cert});
+  return grpc::SslServerCredentials(tls);
+}
+
+// An entry for the daemon's own acts (start, stop).
+audit::v1::AuditEntry DaemonEntry(const Governance& governance,
+                                  std::string_view what, bool insecure) {
+  audit::v1::AuditEntry entry;
+  entry.set_organisation("linkd");
+  entry.set_method(std::string(what));
+  const std::shared_ptr<const policy::PolicySet> set = governance.policy();
+  entry.set_policy_version(set->version());
+  entry.set_policy_hash(set->hash());
+  (*entry.mutable_details())["policy_hash"] = set->hash_hex();
+  if (insecure) (*entry.mutable_details())["transport"] = "insecure loopback";
+  return entry;
+}
+
+}  // namespace
+
 struct Daemon::State {
   DaemonOptions options;
   std::string address;
   std::unique_ptr<store::Store> store;
+  std::unique_ptr<policy::ReloadablePolicySet> policies;
+  std::optional<audit::AuditSigner> signer;
+  std::unique_ptr<audit::AuditLog> audit;
+  std::unique_ptr<Governance> governance;
+  std::unique_ptr<consent::ConsentStore> consents;
+  std::unique_ptr<GovernanceServiceImpl> governance_service;
   std::unique_ptr<store::RecordStore> records;
   std::unique_ptr<blocking::KeyGenerator> blocking_keys;
   std::unique_ptr<blocking::BlockingIndex> blocking_index;
@@ -149,20 +221,56 @@ absl::StatusOr<std::unique_ptr<Daemon>> Daemon::Start(DaemonOptions options) {
   if (options.data_dir.empty()) {
     return absl::InvalidArgumentError("data_dir: missing");
   }
-  if (!IsLoopbackListenAddress(options.listen)) {
+  const int tls_files = !options.tls_cert.empty() + !options.tls_key.empty() +
+                        !options.client_ca.empty();
+  if (tls_files != 0 && tls_files != 3) {
+    return absl::InvalidArgumentError(
+        "tls_cert, tls_key and client_ca: give all three (mTLS) or none");
+  }
+  const bool insecure = tls_files == 0;
+  if (insecure && !IsLoopbackListenAddress(options.listen)) {
     return absl::FailedPreconditionError(absl::StrCat(
         "listen: ", options.listen,
-        " is not a loopback address; without mTLS linkd serves only on "
-        "127.0.0.1, localhost or [::1]"));
+        " is not a loopback address; without mTLS (--tls-cert, --tls-key, "
+        "--client-ca) linkd serves only on 127.0.0.1, localhost or [::1]"));
+  }
+  std::shared_ptr<grpc::ServerCredentials> credentials =
+      grpc::InsecureServerCredentials();
+  if (!insecure) {
+    LINKD_ASSIGN_OR_RETURN(credentials, TlsCredentials(options));
+  }
+  if (options.policy_dir.empty()) options.policy_dir = DefaultPolicyDir();
+  if (options.audit_key.empty()) {
+    options.audit_key = options.data_dir + "/audit-signing.key";
   }
   auto state = std::make_unique<State>();
   state->options = options;
+  // Policies first: a policy that fails to load or to pass its tests stops
+  // start-up before anything is opened.
+  LINKD_ASSIGN_OR_RETURN(state->policies,
+                         policy::ReloadablePolicySet::Open(options.policy_dir));
 
   store::StoreOptions store_options;
   store_options.path = options.data_dir;
   store_options.create_if_missing = true;
   store_options.block_cache_mib = options.block_cache_mib;
   LINKD_ASSIGN_OR_RETURN(state->store, store::Store::Open(store_options));
+  LINKD_ASSIGN_OR_RETURN(
+      audit::AuditSigner signer,
+      audit::AuditSigner::LoadOrCreate(options.audit_key, "linkd.audit"));
+  state->signer.emplace(std::move(signer));
+  audit::AuditLogOptions audit_options;
+  audit_options.checkpoint_interval = options.checkpoint_interval;
+  audit_options.clock = options.clock;
+  LINKD_ASSIGN_OR_RETURN(
+      state->audit, audit::AuditLog::Open(state->store.get(), &*state->signer,
+                                          audit_options));
+  GovernanceOptions governance_options;
+  governance_options.trust_domain = options.trust_domain;
+  governance_options.insecure_local = insecure;
+  state->governance = std::make_unique<Governance>(
+      state->policies.get(), state->audit.get(), governance_options);
+  state->consents = std::make_unique<consent::ConsentStore>(state->store.get());
   state->records = std::make_unique<store::RecordStore>(state->store.get());
   LINKD_ASSIGN_OR_RETURN(state->blocking_keys, blocking::KeyGenerator::Create(
                                                    blocking::BlockingConfig()));
@@ -187,23 +295,28 @@ absl::StatusOr<std::unique_ptr<Daemon>> Daemon::Start(DaemonOptions options) {
                                 options.clock, link_options));
   ingest::PipelineOptions pipeline_options;
   pipeline_options.max_batch_items = options.max_batch_items;
+  pipeline_options.audit = state->audit.get();
   LINKD_ASSIGN_OR_RETURN(
       state->pipeline,
       ingest::IngestPipeline::Create(state->store.get(), state->linking.get(),
                                      options.clock, pipeline_options));
+  const Governance* governance = state->governance.get();
   state->ingest_service =
-      std::make_unique<IngestServiceImpl>(state->pipeline.get());
+      std::make_unique<IngestServiceImpl>(state->pipeline.get(), governance);
   state->admin_service =
-      std::make_unique<AdminServiceImpl>(state->records.get());
+      std::make_unique<AdminServiceImpl>(state->records.get(), governance);
   state->linkage_service = std::make_unique<LinkageServiceImpl>(
-      state->store.get(), state->linker.get(), state->linking.get());
+      state->store.get(), state->linker.get(), state->linking.get(),
+      governance);
+  state->governance_service = std::make_unique<GovernanceServiceImpl>(
+      state->store.get(), state->linker.get(), state->consents.get(),
+      governance, &*state->signer, options.data_dir);
 
   grpc::EnableDefaultHealthCheckService(true);
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
   grpc::ServerBuilder builder;
   int port = 0;
-  builder.AddListeningPort(options.listen, grpc::InsecureServerCredentials(),
-                           &port);
+  builder.AddListeningPort(options.listen, credentials, &port);
   builder.SetMaxReceiveMessageSize(static_cast<int>(options.max_message_bytes));
   grpc::ResourceQuota quota("linkd");
   quota.SetMaxThreads(64);
@@ -212,6 +325,7 @@ absl::StatusOr<std::unique_ptr<Daemon>> Daemon::Start(DaemonOptions options) {
   builder.RegisterService(state->ingest_service.get());
   builder.RegisterService(state->admin_service.get());
   builder.RegisterService(state->linkage_service.get());
+  builder.RegisterService(state->governance_service.get());
   state->server = builder.BuildAndStart();
   if (state->server == nullptr || port == 0) {
     return absl::UnavailableError(
@@ -220,6 +334,15 @@ absl::StatusOr<std::unique_ptr<Daemon>> Daemon::Start(DaemonOptions options) {
   }
   const size_t colon = options.listen.rfind(':');
   state->address = absl::StrCat(options.listen.substr(0, colon), ":", port);
+  // The start, and the policy in force from now on, are audited.
+  audit::v1::AuditEntry start =
+      DaemonEntry(*state->governance, "linkd/start", insecure);
+  LINKD_RETURN_IF_ERROR(state->governance->Close(&start, absl::OkStatus()));
+  if (insecure) {
+    util::Log(util::LogLevel::kWarning,
+              "insecure loopback mode (no --tls-cert): every caller is "
+              "local/operator with every role; use mTLS for real data");
+  }
   return std::unique_ptr<Daemon>(new Daemon(std::move(state)));
 }
 
@@ -239,11 +362,24 @@ void Daemon::Shutdown() {
       absl::ToChronoTime(absl::Now() + state_->options.shutdown_grace));
   state_->server->Wait();
   state_->server.reset();
-  state_->pipeline.reset();  // applies every queued batch, then joins
-  state_->linking.reset();   // finishes the batch it is linking
+  state_->governance_service.reset();  // finishes a verification in progress
+  state_->pipeline.reset();            // applies every queued batch, then joins
+  state_->linking.reset();             // finishes the batch it is linking
+  // The stop is the last entry, covered by a final signed checkpoint that
+  // the IG team can take as a witness.
+  audit::v1::AuditEntry stop =
+      DaemonEntry(*state_->governance, "linkd/stop", false);
+  if (!state_->governance->Close(&stop, absl::OkStatus()).ok() ||
+      !state_->audit->SignCheckpoint().ok()) {
+    util::Log(util::LogLevel::kError,
+              "the audit log could not record the shutdown");
+  }
   state_->linker.reset();
   state_->blocking_index.reset();
   state_->records.reset();
+  state_->consents.reset();
+  state_->governance.reset();
+  state_->audit.reset();
   state_->store.reset();
 }
 

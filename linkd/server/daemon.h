@@ -28,8 +28,28 @@ struct DaemonOptions {
   // set (see DaemonConfig).
   std::optional<double> link_threshold_bits;
   std::optional<double> review_threshold_bits;
+  // The policy directory (policies/ of the checkout by default): loaded and
+  // its tests run at start-up; a failure stops start-up.
+  std::string policy_dir;
+  // mTLS: linkd's certificate chain and key, and the CA whose client
+  // certificates it accepts (PEM files). All three, or none (insecure
+  // transport, loopback only: every caller is local/operator).
+  std::string tls_cert;
+  std::string tls_key;
+  std::string client_ca;
+  // Trust domain of the callers' SPIFFE ids.
+  std::string trust_domain = "linkd.example";
+  // Ed25519 key signing the audit log's checkpoints; created on first start
+  // (mode 0600). Default: <data_dir>/audit-signing.key.
+  std::string audit_key;
+  // A signed checkpoint is stored every this many audit entries.
+  uint64_t checkpoint_interval = 10000;
   const util::Clock* clock = util::Clock::Real();
 };
+
+// The policy directory used when none is configured: the checkout's
+// policies/ folder (set at build time).
+std::string DefaultPolicyDir();
 
 // Parses a config file in protobuf text format (linkd.config.v1.DaemonConfig)
 // into options, defaults filled in. Returns NOT_FOUND if the file is missing,
@@ -49,11 +69,14 @@ bool IsLoopbackListenAddress(const std::string& listen);
 // on one thread (main's).
 class Daemon {
  public:
-  // Opens the data directory (creating it on first start) and starts serving.
-  // Errors: INVALID_ARGUMENT for a bad option; FAILED_PRECONDITION for a
-  // non-loopback listen address (insecure transport is loopback only) or a
-  // data directory locked by another process; DATA_LOSS for a corrupt one;
-  // UNAVAILABLE if the address cannot be bound.
+  // Opens the data directory (creating it on first start), loads and tests
+  // the policies, opens the audit log and starts serving. Errors:
+  // INVALID_ARGUMENT for a bad option or a policy file that does not load
+  // (naming file, line and reason); FAILED_PRECONDITION for a failing policy
+  // test, a non-loopback listen address without mTLS, or a data directory
+  // locked by another process; NOT_FOUND for a missing TLS or policy file;
+  // DATA_LOSS for a corrupt data directory or audit log; UNAVAILABLE if the
+  // address cannot be bound.
   static absl::StatusOr<std::unique_ptr<Daemon>> Start(DaemonOptions options);
 
   // Calls Shutdown() if it was not called.

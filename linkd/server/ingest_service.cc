@@ -11,6 +11,8 @@
 namespace linkd::server {
 namespace {
 
+constexpr char kMethod[] = "/linkd.v1.IngestService/Ingest";
+
 // A batch parsed into its own arena: its thousands of small strings are
 // freed at once with the arena instead of one by one.
 struct ArenaBatch {
@@ -37,8 +39,11 @@ struct ArenaBatch {
 class IngestReactor final
     : public grpc::ServerBidiReactor<v1::IngestBatch, v1::IngestAck> {
  public:
-  explicit IngestReactor(ingest::IngestPipeline* pipeline)
-      : pipeline_(pipeline) {
+  IngestReactor(ingest::IngestPipeline* pipeline, const Governance* governance,
+                std::shared_ptr<const ingest::Submitter> submitter)
+      : pipeline_(pipeline),
+        governance_(governance),
+        submitter_(std::move(submitter)) {
     absl::MutexLock lock(&mu_);
     StartReadLocked();
   }
@@ -52,12 +57,15 @@ class IngestReactor final
       return;
     }
     ++in_flight_;
+    ++batches_;
     // std::function needs a copyable callback, hence shared ownership.
     std::shared_ptr<const ArenaBatch> batch = std::move(reading_batch_);
-    pipeline_->Submit(batch->batch,
-                      [this, batch](absl::StatusOr<v1::IngestAck> ack) {
-                        OnApplied(std::move(ack));
-                      });
+    pipeline_->Submit(
+        batch->batch,
+        [this, batch](absl::StatusOr<v1::IngestAck> ack) {
+          OnApplied(std::move(ack));
+        },
+        submitter_);
     StartReadLocked();
   }
 
@@ -140,16 +148,30 @@ class IngestReactor final
   void FinishLocked(grpc::Status status) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
     if (finished_) return;
     finished_ = true;
+    // Each batch was audited with its records; a stream that sent none gets
+    // its one entry here.
+    if (batches_ == 0 && governance_ != nullptr && submitter_ != nullptr) {
+      audit::v1::AuditEntry entry = submitter_->entry;
+      (*entry.mutable_details())["batches"] = "0";
+      const absl::Status recorded = governance_->Close(
+          &entry,
+          absl::Status(static_cast<absl::StatusCode>(status.error_code()),
+                       status.error_message()));
+      if (!recorded.ok() && status.ok()) status = ToGrpcStatus(recorded);
+    }
     Finish(std::move(status));
   }
 
   ingest::IngestPipeline* const pipeline_;
+  const Governance* const governance_;
+  const std::shared_ptr<const ingest::Submitter> submitter_;
 
   absl::Mutex mu_;
   std::unique_ptr<ArenaBatch> reading_batch_ ABSL_GUARDED_BY(mu_);
   std::deque<v1::IngestAck> acks_ ABSL_GUARDED_BY(mu_);
   v1::IngestAck current_ack_ ABSL_GUARDED_BY(mu_);
-  int in_flight_ ABSL_GUARDED_BY(mu_) = 0;  // batches queued on the pipeline
+  int in_flight_ ABSL_GUARDED_BY(mu_) = 0;    // batches queued on the pipeline
+  int64_t batches_ ABSL_GUARDED_BY(mu_) = 0;  // batches submitted
   bool reading_ ABSL_GUARDED_BY(mu_) = false;
   bool writing_ ABSL_GUARDED_BY(mu_) = false;
   bool reads_done_ ABSL_GUARDED_BY(mu_) = false;
@@ -158,11 +180,29 @@ class IngestReactor final
   bool done_ ABSL_GUARDED_BY(mu_) = false;  // OnDone has run
 };
 
+// A stream refused before it starts: finishes at once.
+class RefusedIngest final
+    : public grpc::ServerBidiReactor<v1::IngestBatch, v1::IngestAck> {
+ public:
+  explicit RefusedIngest(const absl::Status& status) {
+    Finish(ToGrpcStatus(status));
+  }
+  void OnDone() override { delete this; }
+};
+
 }  // namespace
 
 grpc::ServerBidiReactor<v1::IngestBatch, v1::IngestAck>*
-IngestServiceImpl::Ingest(grpc::CallbackServerContext* /*context*/) {
-  return new IngestReactor(pipeline_);
+IngestServiceImpl::Ingest(grpc::CallbackServerContext* context) {
+  if (governance_ == nullptr) {
+    return new IngestReactor(pipeline_, nullptr, nullptr);
+  }
+  auto submitter = std::make_shared<ingest::Submitter>();
+  absl::StatusOr<Caller> caller =
+      governance_->Admit(*context, kMethod, &submitter->entry);
+  if (!caller.ok()) return new RefusedIngest(caller.status());
+  if (!caller->insecure) submitter->sources = caller->sources;
+  return new IngestReactor(pipeline_, governance_, std::move(submitter));
 }
 
 }  // namespace linkd::server

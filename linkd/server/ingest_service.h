@@ -3,6 +3,7 @@
 #define LINKD_SERVER_INGEST_SERVICE_H_
 
 #include "linkd/ingest/ingest_pipeline.h"
+#include "linkd/server/governance.h"
 #include "linkd/v1/ingest_service.grpc.pb.h"
 
 namespace linkd::server {
@@ -13,15 +14,18 @@ namespace linkd::server {
 // Acknowledgements come in batch order.
 class IngestServiceImpl final : public v1::IngestService::CallbackService {
  public:
-  // `pipeline` must outlive the service.
-  explicit IngestServiceImpl(ingest::IngestPipeline* pipeline)
-      : pipeline_(pipeline) {}
+  // Pointers must outlive the service. Without `governance` (tests of the
+  // pipeline alone) callers are not identified and any source is accepted.
+  IngestServiceImpl(ingest::IngestPipeline* pipeline,
+                    const Governance* governance)
+      : pipeline_(pipeline), governance_(governance) {}
 
   grpc::ServerBidiReactor<v1::IngestBatch, v1::IngestAck>* Ingest(
       grpc::CallbackServerContext* context) override;
 
  private:
   ingest::IngestPipeline* const pipeline_;
+  const Governance* const governance_;
 };
 
 }  // namespace linkd::server

@@ -1,5 +1,6 @@
 #include "linkd/server/linkage_service.h"
 
+#include <algorithm>
 #include <cmath>
 #include <optional>
 #include <string>
@@ -13,6 +14,7 @@
 #include "linkd/server/grpc_status.h"
 #include "linkd/store/record_store.h"
 #include "linkd/util/status_macros.h"
+#include "policies/engine/vocabulary.h"
 
 namespace linkd::server {
 namespace {
@@ -86,16 +88,19 @@ class ListLinksReactor final
   v1::ListLinksResponse page_;
 };
 
+// A stream refused before it starts.
+class RefusedStream final
+    : public grpc::ServerWriteReactor<v1::ListLinksResponse> {
+ public:
+  explicit RefusedStream(const absl::Status& status) {
+    Finish(ToGrpcStatus(status));
+  }
+  void OnDone() override { delete this; }
+};
+
 }  // namespace
 
 namespace {
-
-grpc::ServerUnaryReactor* Done(grpc::CallbackServerContext* context,
-                               const absl::Status& status) {
-  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
-  reactor->Finish(ToGrpcStatus(status));
-  return reactor;
-}
 
 absl::Status CheckRef(const v1::RecordRef& ref, std::string_view field) {
   if (ref.source().empty() || ref.record_id().empty()) {
@@ -182,99 +187,174 @@ absl::Status LinkageServiceImpl::ToApi(const store::v1::ReviewTask& task,
   return absl::OkStatus();
 }
 
+namespace {
+
+constexpr char kService[] = "/linkd.v1.LinkageService/";
+
+std::string Method(std::string_view name) {
+  return absl::StrCat(kService, std::string(name));
+}
+
+void AddRef(const v1::RecordRef& ref, audit::v1::AuditEntry* entry) {
+  audit::v1::RecordRef* r = entry->add_records();
+  r->set_source(ref.source());
+  r->set_record_id(ref.record_id());
+}
+
+// A provider sees only its own records; IG officers and operators see all.
+absl::Status CheckRecordAccess(const Caller& caller, const v1::RecordRef& ref) {
+  if (caller.insecure || caller.HasRole(policy::Role::kIgOfficer) ||
+      caller.HasRole(policy::Role::kAdmin)) {
+    return absl::OkStatus();
+  }
+  if (caller.MaySubmitAs(ref.source())) return absl::OkStatus();
+  return absl::PermissionDeniedError(absl::StrCat(
+      "organisation ", caller.org,
+      " may only see records of its own sources, not ", ref.source()));
+}
+
+}  // namespace
+
 grpc::ServerUnaryReactor* LinkageServiceImpl::Explain(
     grpc::CallbackServerContext* context, const v1::ExplainRequest* request,
     v1::ExplainResponse* response) {
-  absl::Status s = CheckRef(request->a(), "a");
-  if (s.ok()) s = CheckRef(request->b(), "b");
-  if (s.ok()) {
-    s = ExplainPair(request->a(), request->b(),
-                    response->mutable_explanation());
-  }
-  for (int i = 0; s.ok() && i < 2; ++i) {
-    const v1::RecordRef& ref = i == 0 ? request->a() : request->b();
-    absl::StatusOr<std::optional<linker::Sui>> sui =
-        linker_->Resolve(store::RecordKey(ref.source(), ref.record_id()));
-    if (!sui.ok()) {
-      s = sui.status();
-    } else if (sui->has_value()) {
-      (i == 0 ? response->mutable_sui_a() : response->mutable_sui_b())
-          ->assign((*sui)->ToString());
-    }
-  }
-  return Done(context, s);
+  return Governed(
+      context, governance_, Method("Explain"),
+      [&](const Caller&, audit::v1::AuditEntry* entry) -> absl::Status {
+        LINKD_RETURN_IF_ERROR(CheckRef(request->a(), "a"));
+        LINKD_RETURN_IF_ERROR(CheckRef(request->b(), "b"));
+        AddRef(request->a(), entry);
+        AddRef(request->b(), entry);
+        LINKD_RETURN_IF_ERROR(ExplainPair(request->a(), request->b(),
+                                          response->mutable_explanation()));
+        for (int i = 0; i < 2; ++i) {
+          const v1::RecordRef& ref = i == 0 ? request->a() : request->b();
+          LINKD_ASSIGN_OR_RETURN(std::optional<linker::Sui> sui,
+                                 linker_->Resolve(store::RecordKey(
+                                     ref.source(), ref.record_id())));
+          if (!sui.has_value()) continue;
+          (i == 0 ? response->mutable_sui_a() : response->mutable_sui_b())
+              ->assign(sui->ToString());
+          entry->add_suis(sui->ToString());
+        }
+        return absl::OkStatus();
+      });
 }
 
 grpc::ServerUnaryReactor* LinkageServiceImpl::ListReviews(
     grpc::CallbackServerContext* context, const v1::ListReviewsRequest* request,
     v1::ListReviewsResponse* response) {
-  absl::StatusOr<std::vector<store::v1::ReviewTask>> tasks =
-      linker_->ListReviews(!request->include_decided());
-  absl::Status s = tasks.status();
-  if (s.ok()) {
-    for (const store::v1::ReviewTask& t : *tasks) {
-      s = ToApi(t, response->add_tasks());
-      if (!s.ok()) break;
-    }
-  }
-  return Done(context, s);
+  return Governed(
+      context, governance_, Method("ListReviews"),
+      [&](const Caller&, audit::v1::AuditEntry* entry) -> absl::Status {
+        LINKD_ASSIGN_OR_RETURN(
+            std::vector<store::v1::ReviewTask> tasks,
+            linker_->ListReviews(!request->include_decided()));
+        for (const store::v1::ReviewTask& t : tasks) {
+          LINKD_RETURN_IF_ERROR(ToApi(t, response->add_tasks()));
+        }
+        (*entry->mutable_details())["tasks"] = absl::StrCat(tasks.size());
+        return absl::OkStatus();
+      });
 }
 
 grpc::ServerUnaryReactor* LinkageServiceImpl::GetReview(
     grpc::CallbackServerContext* context, const v1::GetReviewRequest* request,
     v1::ReviewTask* response) {
-  absl::StatusOr<store::v1::ReviewTask> task =
-      linker_->GetReview(request->id());
-  absl::Status s = task.status();
-  if (s.ok()) s = ToApi(*task, response);
-  if (s.ok()) {
-    s = ExplainPair(response->record(), response->candidate(),
-                    response->mutable_explanation());
-  }
-  return Done(context, s);
+  return Governed(
+      context, governance_, Method("GetReview"),
+      [&](const Caller&, audit::v1::AuditEntry* entry) -> absl::Status {
+        LINKD_ASSIGN_OR_RETURN(store::v1::ReviewTask task,
+                               linker_->GetReview(request->id()));
+        LINKD_RETURN_IF_ERROR(ToApi(task, response));
+        (*entry->mutable_details())["review"] = absl::StrCat(request->id());
+        AddRef(response->record(), entry);
+        AddRef(response->candidate(), entry);
+        return ExplainPair(response->record(), response->candidate(),
+                           response->mutable_explanation());
+      });
 }
 
 grpc::ServerUnaryReactor* LinkageServiceImpl::DecideReview(
     grpc::CallbackServerContext* context,
     const v1::DecideReviewRequest* request,
     v1::DecideReviewResponse* response) {
-  if (request->decision() == v1::DecideReviewRequest::DECISION_UNSPECIFIED) {
-    return Done(context,
-                absl::InvalidArgumentError("decision: must be DECISION_SAME or "
-                                           "DECISION_NOT_SAME"));
+  auto entry = std::make_shared<audit::v1::AuditEntry>();
+  Caller caller = LocalCaller();
+  if (governance_ != nullptr) {
+    absl::StatusOr<Caller> admitted =
+        governance_->Admit(*context, Method("DecideReview"), entry.get());
+    if (!admitted.ok()) return FinishUnary(context, admitted.status());
+    caller = *std::move(admitted);
   }
-  if (request->reason().empty()) {
-    return Done(context, absl::InvalidArgumentError(
-                             "reason: a decision needs a reason"));
+  absl::Status invalid;
+  if (request->decision() == v1::DecideReviewRequest::DECISION_UNSPECIFIED) {
+    invalid = absl::InvalidArgumentError(
+        "decision: must be DECISION_SAME or DECISION_NOT_SAME");
+  } else if (request->reason().empty()) {
+    invalid = absl::InvalidArgumentError("reason: a decision needs a reason");
+  }
+  if (!invalid.ok()) {
+    return FinishUnary(context, governance_ == nullptr
+                                    ? invalid
+                                    : governance_->Close(entry.get(), invalid));
   }
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
   const bool same =
       request->decision() == v1::DecideReviewRequest::DECISION_SAME;
   const uint64_t id = request->id();
   const std::string reason = request->reason();
-  // Who decided: the calling organisation once callers authenticate.
-  const std::string by = context->peer();
-  linking_->Submit([this, reactor, response, same, id, reason, by] {
-    store::WriteBatch batch = store_->NewBatch();
-    absl::StatusOr<store::v1::ReviewTask> task =
-        linker_->Decide(id, same, by, reason, absl::Now(), &batch);
-    absl::Status s = task.status();
-    if (s.ok()) s = store_->Commit(std::move(batch));
-    if (s.ok()) s = ToApi(*task, response->mutable_task());
-    if (s.ok()) {
-      absl::StatusOr<std::optional<linker::Sui>> sui =
-          linker_->Resolve(task->record_key());
-      s = sui.status();
-      if (s.ok() && sui->has_value()) response->set_sui((*sui)->ToString());
-    }
-    reactor->Finish(ToGrpcStatus(s));
-  });
+  (*entry->mutable_details())["review"] = absl::StrCat(id);
+  (*entry->mutable_details())["decision"] = same ? "same" : "not same";
+  // The decision runs on the linker's writer; its entry is committed in the
+  // same batch as the merge or the "not same" constraint.
+  linking_->Submit(
+      [this, reactor, response, same, id, reason, entry, by = caller.org] {
+        store::WriteBatch batch = store_->NewBatch();
+        absl::StatusOr<store::v1::ReviewTask> task =
+            linker_->Decide(id, same, by, reason, absl::Now(), &batch);
+        absl::Status s = task.status();
+        if (s.ok()) s = ToApi(*task, response->mutable_task());
+        if (s.ok()) {
+          AddRef(response->task().record(), entry.get());
+          AddRef(response->task().candidate(), entry.get());
+          entry->add_suis(response->task().record_sui());
+          entry->add_suis(response->task().candidate_sui());
+        }
+        if (s.ok()) {
+          if (governance_ != nullptr) {
+            Governance::Complete(entry.get(), s);
+            s = governance_->audit_log()
+                    ->AppendAndCommit(std::move(batch), *entry)
+                    .status();
+          } else {
+            s = store_->Commit(std::move(batch));
+          }
+        } else if (governance_ != nullptr) {
+          s = governance_->Close(entry.get(), s);
+        }
+        if (s.ok()) {
+          absl::StatusOr<std::optional<linker::Sui>> sui =
+              linker_->Resolve(task->record_key());
+          s = sui.status();
+          if (s.ok() && sui->has_value()) response->set_sui((*sui)->ToString());
+        }
+        reactor->Finish(ToGrpcStatus(s));
+      });
   return reactor;
 }
 
 grpc::ServerUnaryReactor* LinkageServiceImpl::GetModel(
     grpc::CallbackServerContext* context, const v1::GetModelRequest*,
     v1::GetModelResponse* response) {
+  return Governed(context, governance_, Method("GetModel"),
+                  [&](const Caller&, audit::v1::AuditEntry*) -> absl::Status {
+                    FillModel(response);
+                    return absl::OkStatus();
+                  });
+}
+
+void LinkageServiceImpl::FillModel(v1::GetModelResponse* response) const {
   const std::shared_ptr<const matcher::Model> model = linker_->model();
   response->set_model_version(model->version());
   response->set_lambda(model->lambda());
@@ -317,74 +397,102 @@ grpc::ServerUnaryReactor* LinkageServiceImpl::GetModel(
   }
   response->set_estimations(progress.estimations);
   response->set_last_estimation_error(progress.last_estimation_error);
-  return Done(context, absl::OkStatus());
 }
 
 grpc::ServerUnaryReactor* LinkageServiceImpl::EstimateModel(
     grpc::CallbackServerContext* context, const v1::EstimateModelRequest*,
     v1::EstimateModelResponse*) {
-  return Done(context, linking_->RequestEstimate());
+  return Governed(context, governance_, Method("EstimateModel"),
+                  [&](const Caller&, audit::v1::AuditEntry*) {
+                    return linking_->RequestEstimate();
+                  });
 }
 
 grpc::ServerUnaryReactor* LinkageServiceImpl::GetLinkingStatus(
     grpc::CallbackServerContext* context,
-    const v1::GetLinkingStatusRequest* /*request*/,
+    const v1::GetLinkingStatusRequest* request,
     v1::GetLinkingStatusResponse* response) {
-  const linker::LinkProgress progress = linking_->progress();
-  response->set_queued_seq(progress.queued_seq);
-  response->set_linked_seq(progress.linked_seq);
-  response->set_paused(progress.paused);
-  response->set_activity(progress.activity);
-  response->set_model_version(linker_->model()->version());
-  absl::StatusOr<linker::LinkStats> stats = linker_->Stats();
-  if (stats.ok()) {
-    response->set_active_suis(static_cast<uint64_t>(stats->active_suis));
-    response->set_open_reviews(static_cast<uint64_t>(stats->open_reviews));
+  // A caller waiting for linking (linkctl submit) long-polls here: the wait
+  // happens before the call is admitted and audited, so each wait is one
+  // entry, not one per poll.
+  if (request->wait_for_seq() > 0) {
+    const absl::Duration wait =
+        absl::Milliseconds(std::min<uint32_t>(request->wait_millis(), 10000));
+    linking_->WaitLinked(request->wait_for_seq(), wait);
   }
-  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
-  reactor->Finish(ToGrpcStatus(stats.status()));
-  return reactor;
+  return Governed(
+      context, governance_, Method("GetLinkingStatus"),
+      [&](const Caller&, audit::v1::AuditEntry*) -> absl::Status {
+        const linker::LinkProgress progress = linking_->progress();
+        response->set_queued_seq(progress.queued_seq);
+        response->set_linked_seq(progress.linked_seq);
+        response->set_paused(progress.paused);
+        response->set_activity(progress.activity);
+        response->set_model_version(linker_->model()->version());
+        LINKD_ASSIGN_OR_RETURN(linker::LinkStats stats, linker_->Stats());
+        response->set_active_suis(static_cast<uint64_t>(stats.active_suis));
+        response->set_open_reviews(static_cast<uint64_t>(stats.open_reviews));
+        return absl::OkStatus();
+      });
 }
 
 grpc::ServerUnaryReactor* LinkageServiceImpl::SetLinkingPaused(
     grpc::CallbackServerContext* context,
     const v1::SetLinkingPausedRequest* request,
     v1::SetLinkingPausedResponse* /*response*/) {
-  linking_->SetPaused(request->paused());
-  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
-  reactor->Finish(grpc::Status::OK);
-  return reactor;
+  return Governed(
+      context, governance_, Method("SetLinkingPaused"),
+      [&](const Caller&, audit::v1::AuditEntry* entry) -> absl::Status {
+        linking_->SetPaused(request->paused());
+        (*entry->mutable_details())["paused"] =
+            request->paused() ? "true" : "false";
+        return absl::OkStatus();
+      });
 }
 
 grpc::ServerUnaryReactor* LinkageServiceImpl::Resolve(
     grpc::CallbackServerContext* context, const v1::ResolveRequest* request,
     v1::ResolveResponse* response) {
-  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
-  if (request->record().source().empty() ||
-      request->record().record_id().empty()) {
-    reactor->Finish(grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
-                                 "record: source and record_id are required"));
-    return reactor;
-  }
-  absl::StatusOr<std::optional<linker::Sui>> sui =
-      linker_->Resolve(store::RecordKey(request->record().source(),
-                                        request->record().record_id()));
-  if (!sui.ok()) {
-    reactor->Finish(ToGrpcStatus(sui.status()));
-  } else if (!sui->has_value()) {
-    reactor->Finish(grpc::Status(
-        grpc::StatusCode::NOT_FOUND,
-        "record: not known, or not linked yet (see GetLinkingStatus)"));
-  } else {
-    response->set_sui((*sui)->ToString());
-    reactor->Finish(grpc::Status::OK);
-  }
-  return reactor;
+  return Governed(
+      context, governance_, Method("Resolve"),
+      [&](const Caller& caller, audit::v1::AuditEntry* entry) -> absl::Status {
+        LINKD_RETURN_IF_ERROR(CheckRef(request->record(), "record"));
+        AddRef(request->record(), entry);
+        LINKD_RETURN_IF_ERROR(CheckRecordAccess(caller, request->record()));
+        LINKD_ASSIGN_OR_RETURN(
+            std::optional<linker::Sui> sui,
+            linker_->Resolve(store::RecordKey(request->record().source(),
+                                              request->record().record_id())));
+        if (!sui.has_value()) {
+          return absl::NotFoundError(
+              "record: not known, or not linked yet (see GetLinkingStatus)");
+        }
+        response->set_sui(sui->ToString());
+        entry->add_suis(sui->ToString());
+        return absl::OkStatus();
+      });
 }
 
 grpc::ServerWriteReactor<v1::ListLinksResponse>* LinkageServiceImpl::ListLinks(
-    grpc::CallbackServerContext* /*context*/,
-    const v1::ListLinksRequest* request) {
+    grpc::CallbackServerContext* context, const v1::ListLinksRequest* request) {
+  // The decision is audited before the first row leaves.
+  absl::Status s;
+  if (governance_ != nullptr) {
+    audit::v1::AuditEntry entry;
+    absl::StatusOr<Caller> caller =
+        governance_->Admit(*context, Method("ListLinks"), &entry);
+    if (!caller.ok()) return new RefusedStream(caller.status());
+    (*entry.mutable_details())["source"] = request->source();
+    if (!caller->insecure && !caller->HasRole(policy::Role::kIgOfficer) &&
+        !caller->HasRole(policy::Role::kAdmin) &&
+        !caller->MaySubmitAs(request->source())) {
+      s = absl::PermissionDeniedError(absl::StrCat(
+          "organisation ", caller->org,
+          " may only list the links of its own sources: set source"));
+    }
+    s = governance_->Close(&entry, s);
+    if (!s.ok()) return new RefusedStream(s);
+  }
   return new ListLinksReactor(store_, linker_, request->source());
 }
 

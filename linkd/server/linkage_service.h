@@ -4,6 +4,7 @@
 
 #include "linkd/linker/link_worker.h"
 #include "linkd/linker/linker.h"
+#include "linkd/server/governance.h"
 #include "linkd/store/store.h"
 #include "linkd/v1/linkage_service.grpc.pb.h"
 
@@ -13,9 +14,14 @@ namespace linkd::server {
 class LinkageServiceImpl final : public v1::LinkageService::CallbackService {
  public:
   // Pointers must outlive the service.
+  // Pointers must outlive the service; `governance` may be null (no
+  // identities, no audit: unit tests of the service alone).
   LinkageServiceImpl(store::Store* store, linker::Linker* linker,
-                     linker::LinkWorker* linking)
-      : store_(store), linker_(linker), linking_(linking) {}
+                     linker::LinkWorker* linking, const Governance* governance)
+      : store_(store),
+        linker_(linker),
+        linking_(linking),
+        governance_(governance) {}
 
   grpc::ServerUnaryReactor* GetLinkingStatus(
       grpc::CallbackServerContext* context,
@@ -64,9 +70,12 @@ class LinkageServiceImpl final : public v1::LinkageService::CallbackService {
   absl::Status ToApi(const store::v1::ReviewTask& task,
                      v1::ReviewTask* out) const;
 
+  void FillModel(v1::GetModelResponse* response) const;
+
   store::Store* const store_;
   linker::Linker* const linker_;
   linker::LinkWorker* const linking_;
+  const Governance* const governance_;
 };
 
 }  // namespace linkd::server

@@ -7,6 +7,7 @@
 //
 //   link_diagnose TRUTH.csv LINKS.csv FILE.linkd...
 #include <cstdio>
+#include <cstdlib>
 #include <fstream>
 #include <map>
 #include <sstream>
@@ -87,6 +88,10 @@ int main(int argc, char** argv) {
   linkd::matcher::ComparisonOptions opts;
   std::map<std::string, std::map<std::string, int>> missed, wrong;
   int n_missed = 0, n_wrong = 0;
+  // LINK_DIAGNOSE_EXAMPLE=<pattern substring>: print a few missed pairs
+  // with that pattern (record references and SUIs only).
+  const char* example = std::getenv("LINK_DIAGNOSE_EXAMPLE");
+  int examples = 0;
   auto pair_name = [&](size_t a, size_t b) {
     return recs[a].source < recs[b].source
                ? recs[a].source + " x " + recs[b].source
@@ -98,8 +103,15 @@ int main(int argc, char** argv) {
         const size_t a = members[x], b = members[y];
         if (sui[recs[a].key] == sui[recs[b].key]) continue;
         ++n_missed;
-        ++missed[pair_name(a, b)]
-                [Pattern(linkd::matcher::Compare(recs[a].d, recs[b].d, opts))];
+        const std::string pat =
+            Pattern(linkd::matcher::Compare(recs[a].d, recs[b].d, opts));
+        ++missed[pair_name(a, b)][pat];
+        if (example != nullptr && pat.find(example) != std::string::npos &&
+            examples++ < 8) {
+          std::printf("example missed: %s (%s) ~ %s (%s)\n",
+                      recs[a].key.c_str(), sui[recs[a].key].c_str(),
+                      recs[b].key.c_str(), sui[recs[b].key].c_str());
+        }
       }
     }
   }
