@@ -84,19 +84,20 @@ bool IsValidRule(uint8_t value) {
 //     pair whose dates agree up to a day/month swap and whose names are
 //     similar, swapped names included. Blocks are tiny: one salt group and
 //     one name.
-//   - postcode_sex: pairs whose dob is missing on one side or mistyped
-//     (names then not comparable) at the same address; +1.6 points of pair
-//     completeness for about twice the candidates.
-//   - postcode_birth_year: the same when sex is missing or unknown on a
-//     side; small blocks.
+//   - postcode_unit: pairs at the same address whose dob is missing on one
+//     side or mistyped. Encoding v2 salts a second pair of name filters with
+//     the postcode unit, so their names compare, which makes these pairs
+//     linkable: a postcode unit holds about 15 households, so blocks stay
+//     small (tens of records). It contains postcode_sex and
+//     postcode_birth_year (which miss pairs whose sex and birth year are
+//     both unusable on a side) in one key per record instead of two.
 // Not in force by default: dob, dob_unordered (blocks grow with the
-// population, and name_lsh finds the same pairs), postcode_unit (the union
-// of the two postcode rules above, in one bigger block), postcode_month_day
-// and sector_year_month (a few pairs per 100k, larger blocks).
+// population, and name_lsh finds the same pairs), postcode_sex and
+// postcode_birth_year (subsets of postcode_unit), postcode_month_day and
+// sector_year_month (a few pairs per 100k, larger blocks).
 RuleMask DefaultRules() {
   return RuleBit(Rule::kUpn) | RuleBit(Rule::kNhsNumber) |
-         RuleBit(Rule::kNameLsh) | RuleBit(Rule::kPostcodeSex) |
-         RuleBit(Rule::kPostcodeBirthYear);
+         RuleBit(Rule::kNameLsh) | RuleBit(Rule::kPostcodeUnit);
 }
 
 BlockingConfig::BlockingConfig()

@@ -184,7 +184,30 @@ class Linker::Run {
     double best = kNoCandidate;
     std::string best_record;
     bool conflict = false;
+    // The best candidate without a hard conflict with the record.
+    double best_clean = kNoCandidate;
+    std::string best_clean_record;
+
+    void Add(std::string_view record, double weight, bool pair_conflict) {
+      conflict = conflict || pair_conflict;
+      if (weight > best) {
+        best = weight;
+        best_record = std::string(record);
+      }
+      if (!pair_conflict && weight > best_clean) {
+        best_clean = weight;
+        best_clean_record = std::string(record);
+      }
+    }
   };
+
+  // Competitive linking (LinkerOptions::evict_margin_bits): moves the
+  // records of `sui` that conflict with `d` into a new SUI when `d` fits the
+  // rest (`weight`, via `best_record`) clearly better than they do. Returns
+  // the evicted record keys (empty: nothing evicted, `sui` unchanged).
+  absl::StatusOr<std::vector<std::string>> Evict(
+      Sui sui, const matcher::DecodedIdentity& d, double weight,
+      const std::string& best_record);
 
   // The decision shared by LinkOne and LinkScored: join the best eligible
   // SUI, start one (with a review task in the grey zone), or, for an update
@@ -404,6 +427,7 @@ absl::Status Linker::Run::Merge(Sui from, Sui into, std::string_view reason) {
   LINKD_ASSIGN_OR_RETURN(SuiInfo * src, Info(from));
   LINKD_ASSIGN_OR_RETURN(SuiInfo * dst, Info(into));
   for (uint64_t v : src->not_same()) AddUnique(dst->mutable_not_same(), v);
+  for (const std::string& c : src->confirmed()) dst->add_confirmed(c);
   for (uint64_t v : src->upn_fingerprints()) {
     AddUnique(dst->mutable_upn_fingerprints(), v);
   }
@@ -546,13 +570,7 @@ absl::StatusOr<LinkOutcome> Linker::Run::LinkOne(const LinkInput& in) {
     LINKD_ASSIGN_OR_RETURN(std::optional<Sui> sc, SuiOf(c));
     if (!sc.has_value()) continue;
     matcher::Compare(d, *dc, model_->comparison(), &v);
-    const double w = model_->MatchWeight(v);
-    Group& g = groups[sc->bits()];
-    g.conflict = g.conflict || v.hard_conflict();
-    if (w > g.best) {
-      g.best = w;
-      g.best_record = c;
-    }
+    groups[sc->bits()].Add(c, model_->MatchWeight(v), v.hard_conflict());
   }
   return Choose(record_key, d, &groups, prev, in.revision);
 }
@@ -564,12 +582,7 @@ absl::StatusOr<LinkOutcome> Linker::Run::LinkScored(const ScoredInput& in) {
   for (const ScoredCandidate& c : in.candidates) {
     LINKD_ASSIGN_OR_RETURN(std::optional<Sui> sc, SuiOf(c.record_key));
     if (!sc.has_value()) continue;
-    Group& g = groups[sc->bits()];
-    g.conflict = g.conflict || c.conflict;
-    if (c.weight > g.best) {
-      g.best = c.weight;
-      g.best_record = std::string(c.record_key);
-    }
+    groups[sc->bits()].Add(c.record_key, c.weight, c.conflict);
   }
   return Choose(record_key, *in.decoded, &groups, std::nullopt, in.revision);
 }
@@ -584,15 +597,19 @@ absl::StatusOr<LinkOutcome> Linker::Run::Choose(
     LINKD_ASSIGN_OR_RETURN(SuiInfo * p, Info(*prev));
     prev_info = p;
   }
-  // Eligible SUIs, best first.
+  // Eligible SUIs, best first; SUIs blocked only by records that conflict
+  // with this one are kept aside for competitive linking.
   std::vector<std::pair<double, uint64_t>> ranked;
+  std::vector<std::pair<double, uint64_t>> blocked;
   for (auto& [bits, g] : groups) {
-    if (g.conflict) continue;
     LINKD_ASSIGN_OR_RETURN(Sui s, Sui::FromBits(bits));
     LINKD_ASSIGN_OR_RETURN(SuiInfo * info, Info(s));
     if (info->state() != SuiInfo::STATE_ACTIVE) continue;
     const bool own = prev.has_value() && *prev == s;
-    if (!own && IdentifierConflict(*info, d)) continue;
+    if (g.conflict || (!own && IdentifierConflict(*info, d))) {
+      if (!prev.has_value()) blocked.emplace_back(g.best_clean, bits);
+      continue;
+    }
     if (!own && prev_info != nullptr &&
         !Compatible(*prev_info, prev->bits(), *info, bits)) {
       continue;
@@ -604,6 +621,23 @@ absl::StatusOr<LinkOutcome> Linker::Run::Choose(
   const double upper = model_->upper_threshold();
   const double lower = model_->lower_threshold();
   LinkOutcome out;
+  const double margin = l_->options_.evict_margin_bits;
+  if (margin >= 0 && !blocked.empty()) {
+    std::sort(blocked.rbegin(), blocked.rend());
+    const double best_free = ranked.empty() ? kNoCandidate : ranked[0].first;
+    const auto& [w, bits] = blocked.front();
+    if (w >= upper + margin && w >= best_free + margin) {
+      LINKD_ASSIGN_OR_RETURN(Sui s, Sui::FromBits(bits));
+      LINKD_ASSIGN_OR_RETURN(out.evicted,
+                             Evict(s, d, w, groups[bits].best_clean_record));
+      if (!out.evicted.empty()) {
+        groups[bits].best = w;
+        groups[bits].best_record = groups[bits].best_clean_record;
+        ranked.emplace_back(w, bits);
+        std::sort(ranked.rbegin(), ranked.rend());
+      }
+    }
+  }
   out.best_weight = ranked.empty() ? kNoCandidate : ranked.front().first;
 
   if (prev.has_value()) {
@@ -693,6 +727,78 @@ absl::StatusOr<LinkOutcome> Linker::Run::Choose(
   return out;
 }
 
+absl::StatusOr<std::vector<std::string>> Linker::Run::Evict(
+    Sui sui, const matcher::DecodedIdentity& d, double weight,
+    const std::string& best_record) {
+  std::vector<std::string> evicted;
+  LINKD_ASSIGN_OR_RETURN(SuiInfo * info, Info(sui));
+  LINKD_ASSIGN_OR_RETURN(std::vector<std::string> members, Members(sui));
+  LINKD_RETURN_IF_ERROR(LoadIdentities(members));
+  std::vector<std::string> keep, out;
+  std::vector<const matcher::DecodedIdentity*> keep_d, out_d;
+  for (const std::string& m : members) {
+    LINKD_ASSIGN_OR_RETURN(const matcher::DecodedIdentity* dm, Decoded(m));
+    if (dm == nullptr) return evicted;  // a member's record is gone: leave it
+    if (matcher::Compare(d, *dm, model_->comparison()).hard_conflict()) {
+      for (const std::string& c : info->confirmed()) {
+        if (c == m) return evicted;  // a reviewer said it belongs here
+      }
+      out.push_back(m);
+      out_d.push_back(dm);
+    } else {
+      keep.push_back(m);
+      keep_d.push_back(dm);
+    }
+  }
+  if (out.empty() || keep.empty()) return evicted;
+  // Each conflicting record's own attachment to the rest of the SUI.
+  std::vector<double> attach(out.size(), kNoCandidate);
+  std::vector<size_t> attach_to(out.size(), 0);
+  for (size_t i = 0; i < out.size(); ++i) {
+    for (size_t k = 0; k < keep.size(); ++k) {
+      const double w = model_->MatchWeight(
+          matcher::Compare(*out_d[i], *keep_d[k], model_->comparison()));
+      if (w > attach[i]) {
+        attach[i] = w;
+        attach_to[i] = k;
+      }
+    }
+    if (weight - attach[i] < l_->options_.evict_margin_bits) return evicted;
+  }
+  // The conflicting records leave together (they were linked to each
+  // other); the SUI keeps its number and the rest.
+  LINKD_ASSIGN_OR_RETURN(Sui fresh, NewSui());
+  for (size_t i = 0; i < out.size(); ++i) {
+    LINKD_ASSIGN_OR_RETURN(std::optional<LinkValue> link, LinkOf(out[i]));
+    LINKD_RETURN_IF_ERROR(Unassign(out[i], sui));
+    LINKD_RETURN_IF_ERROR(Assign(out[i], *out_d[i], fresh,
+                                 link.has_value() ? link->revision : 1));
+  }
+  info->clear_upn_fingerprints();
+  info->clear_nhs_fingerprints();
+  for (const matcher::DecodedIdentity* dk : keep_d) {
+    if (dk->has(matcher::TokenSlot::kUpn)) {
+      AddUnique(info->mutable_upn_fingerprints(),
+                dk->token(matcher::TokenSlot::kUpn));
+    }
+    if (dk->has(matcher::TokenSlot::kNhsNumber)) {
+      AddUnique(info->mutable_nhs_fingerprints(),
+                dk->token(matcher::TokenSlot::kNhsNumber));
+    }
+  }
+  dirty_.insert(sui.bits());
+  LINKD_ASSIGN_OR_RETURN(SuiInfo * split, Info(fresh));
+  split->set_split_from(sui.bits());
+  // Each eviction is a decision a person should be able to review and
+  // undo: the evicted record against what it was linked with.
+  for (size_t i = 0; i < out.size(); ++i) {
+    LINKD_RETURN_IF_ERROR(
+        OpenReview(out[i], keep[attach_to[i]], fresh, sui, attach[i]).status());
+  }
+  (void)best_record;
+  return out;
+}
+
 absl::StatusOr<ReviewTask> Linker::Run::Decide(uint64_t id, bool same,
                                                std::string_view by,
                                                std::string_view reason) {
@@ -730,6 +836,15 @@ absl::StatusOr<ReviewTask> Linker::Run::Decide(uint64_t id, bool same,
       }
       LINKD_RETURN_IF_ERROR(
           Merge(*mine, *theirs, absl::StrCat("merged by review ", id)));
+      LINKD_ASSIGN_OR_RETURN(SuiInfo * merged, Info(*theirs));
+      for (const std::string* k :
+           {&task.record_key(), &task.candidate_record_key()}) {
+        if (std::find(merged->confirmed().begin(), merged->confirmed().end(),
+                      *k) == merged->confirmed().end()) {
+          merged->add_confirmed(*k);
+        }
+      }
+      dirty_.insert(theirs->bits());
     } else {
       AddUnique(a->mutable_not_same(), theirs->bits());
       AddUnique(b->mutable_not_same(), mine->bits());

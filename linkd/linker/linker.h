@@ -53,6 +53,14 @@ struct LinkerOptions {
   // A record merges two SUIs only if it matches each at least this many
   // bits above the upper threshold.
   double merge_margin_bits = 5.0;
+  // Competitive linking: a record that matches a SUI this many bits above
+  // the upper threshold, but conflicts (different UPN or NHS number) with
+  // some of its records, evicts those records into a SUI of their own when
+  // it fits the rest by this many bits more than they did (e.g. a twin's
+  // record linked to its co-twin before the co-twin's own arrived). The
+  // evicted records get a review task; records a reviewer confirmed are
+  // never evicted. A negative value turns eviction off.
+  double evict_margin_bits = 6.0;
   // Decoded identities kept in memory for comparison (single writer only).
   size_t identity_cache_entries = 1 << 20;
 };
@@ -65,6 +73,8 @@ enum class LinkAction : uint8_t {
   kMoved,         // an updated record left its SUI for another (or a new one)
 };
 
+// (LinkOutcome::evicted lists records moved out of the SUI a record joined.)
+
 struct LinkOutcome {
   LinkAction action = LinkAction::kNewSui;
   Sui sui;
@@ -72,6 +82,9 @@ struct LinkOutcome {
   double best_weight = 0;
   // SUIs retired into `sui` by this record.
   std::vector<Sui> merged;
+  // Records evicted from `sui` (competitive linking), each now in a new SUI
+  // with a review task.
+  std::vector<std::string> evicted;
   uint64_t review_id = 0;  // 0 unless kNewForReview
 };
 

@@ -145,5 +145,30 @@ int main(int argc, char** argv) {
   };
   print("missed", n_missed, missed);
   print("wrong", n_wrong, wrong);
+  // Levels of the linked true pairs, field by field: what a rule on one
+  // field would cost.
+  std::map<std::string, std::map<std::string, int>> right;
+  for (const auto& [s, members] : by_sui) {
+    for (size_t x = 0; x < members.size(); ++x) {
+      for (size_t y = x + 1; y < members.size(); ++y) {
+        const size_t a = members[x], b = members[y];
+        if (person[recs[a].key] != person[recs[b].key]) continue;
+        const auto v = linkd::matcher::Compare(recs[a].d, recs[b].d, opts);
+        for (size_t f = 0; f < linkd::matcher::kNumCompareFields; ++f) {
+          const auto field = static_cast<CompareField>(f);
+          ++right[std::string(linkd::matcher::FieldName(field))]
+                 [std::string(linkd::matcher::LevelName(field, v.levels[f]))];
+        }
+      }
+    }
+  }
+  std::printf("== levels of the linked true pairs\n");
+  for (const auto& [field, levels] : right) {
+    std::printf("%-12s", field.c_str());
+    for (const auto& [level, n] : levels) {
+      std::printf(" %s=%d", level.c_str(), n);
+    }
+    std::printf("\n");
+  }
   return 0;
 }
