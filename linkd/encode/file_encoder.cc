@@ -1,10 +1,12 @@
 #include "linkd/encode/file_encoder.h"
 
+#include <optional>
 #include <string>
 #include <utility>
 
 #include "absl/container/flat_hash_set.h"
 #include "absl/hash/hash.h"
+#include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "google/protobuf/io/coded_stream.h"
 #include "google/protobuf/util/json_util.h"
@@ -45,6 +47,98 @@ absl::Status WriteItem(const linkd::v1::IngestItem& item, OutputFormat format,
   }
   out.write(scratch->data(), static_cast<std::streamsize>(scratch->size()));
   if (!out.good()) return absl::UnavailableError("failed writing the output");
+  return absl::OkStatus();
+}
+
+// An attribute and the index of its column.
+struct AttrColumn {
+  std::string name;
+  std::string column;
+  size_t index = 0;
+};
+
+// Resolves the --attr columns against the header: present once, not mapped
+// to the record id or an identity field, not named like an identifier.
+absl::StatusOr<std::vector<AttrColumn>> ResolveAttributes(
+    const std::vector<AttrSpec>& specs, const std::vector<std::string>& header,
+    const FieldMap& map) {
+  std::vector<AttrColumn> out;
+  for (const AttrSpec& spec : specs) {
+    if (!IsAttributeName(spec.name)) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "attribute \"", spec.name, "\" is not one linkd accepts"));
+    }
+    for (const AttrColumn& a : out) {
+      if (a.name == spec.name) {
+        return absl::InvalidArgumentError(
+            absl::StrCat("attribute ", spec.name, " is mapped twice"));
+      }
+    }
+    if (ColumnNameLooksIdentifying(spec.column)) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "column \"", spec.column, "\" (attribute ", spec.name,
+          ") is named like an identifier column (a name, date of birth, NHS "
+          "number, UPN, postcode or address); attributes never carry "
+          "identifiers"));
+    }
+    std::optional<size_t> index;
+    for (size_t i = 0; i < header.size(); ++i) {
+      if (header[i] != spec.column) continue;
+      if (index.has_value()) {
+        return absl::InvalidArgumentError(
+            absl::StrCat("column \"", spec.column, "\" (attribute ", spec.name,
+                         ") appears more than once in the CSV header"));
+      }
+      index = i;
+    }
+    if (!index.has_value()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("column \"", spec.column, "\" (attribute ", spec.name,
+                       ") is not in the CSV header"));
+    }
+    bool identity_column = *index == map.record_id_column();
+    for (int f = 0; f < crypto::kNumFields; ++f) {
+      identity_column |= map.column(static_cast<crypto::Field>(f)) == *index;
+    }
+    if (identity_column) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "column \"", spec.column, "\" (attribute ", spec.name,
+          ") is also mapped to an identity field; attributes never carry "
+          "identifiers"));
+    }
+    out.push_back({spec.name, spec.column, *index});
+  }
+  return out;
+}
+
+// Copies the row's attribute values into `record` unchanged. A value that
+// is not a code of its attribute is dropped (and counted); one that looks
+// like an identifier stops the run.
+absl::Status AddAttributes(const std::vector<AttrColumn>& attrs,
+                           const std::vector<std::string>& row, int64_t row_no,
+                           EncodeSummary* summary,
+                           linkd::v1::EncodedRecord* record) {
+  for (const AttrColumn& a : attrs) {
+    if (a.index >= row.size()) continue;
+    const absl::string_view trimmed = absl::StripAsciiWhitespace(row[a.index]);
+    const std::string_view value(trimmed.data(), trimmed.size());
+    if (value.empty()) continue;
+    const absl::Status check = CheckAttributeValue(a.name, value);
+    if (check.ok()) {
+      (*record->mutable_attributes())[a.name] = std::string(value);
+      continue;
+    }
+    const IdentifierLike like = ClassifyValue(value);
+    if (like != IdentifierLike::kNone) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "row ", row_no, ": column \"", a.column, "\" (attribute ", a.name,
+          ") holds what looks like ", std::string(IdentifierLikeName(like)),
+          ", not a ", a.name,
+          " code; attributes never carry identifiers: check the --attr "
+          "mapping (nothing of this row was written)"));
+    }
+    ++summary->dropped_fields[{a.name, std::string(check.message())}];
+  }
   return absl::OkStatus();
 }
 
@@ -98,6 +192,9 @@ absl::Status FileEncoder::Run(std::istream& in, std::ostream& out,
   absl::StatusOr<FieldMap> map =
       FieldMap::Resolve(options_.maps, reader.header());
   if (!map.ok()) return map.status();
+  absl::StatusOr<std::vector<AttrColumn>> attrs =
+      ResolveAttributes(options_.attrs, reader.header(), *map);
+  if (!attrs.ok()) return attrs.status();
 
   auto reject = [summary](int64_t row, std::string_view category,
                           std::string_view detail) {
@@ -187,6 +284,9 @@ absl::Status FileEncoder::Run(std::istream& in, std::ostream& out,
       summary->duplicate_check_saturated = true;
     }
     MakeIngestItem(options_.source, record_id, encoded, &item);
+    status =
+        AddAttributes(*attrs, row, row_number, summary, item.mutable_record());
+    if (!status.ok()) return status;
     status = WriteItem(item, options_.format, &scratch, out);
     if (!status.ok()) return status;
     ++summary->records_written;

@@ -27,6 +27,7 @@
 #include "absl/time/time.h"
 #include "crypto/encoder.h"
 #include "crypto/normalize.h"
+#include "linkd/encode/attributes.h"
 #include "linkd/encode/csv_reader.h"
 #include "linkd/encode/field_map.h"
 #include "linkd/util/clock.h"
@@ -94,6 +95,12 @@ struct FileEncoderOptions {
   std::string source;
   // Column mapping; empty means "fields named like header columns".
   std::vector<MapSpec> maps;
+  // Attribute columns passed through unchanged (attributes.h): each must be
+  // in the header once, not mapped to an identity field, and not named like
+  // an identifier column. A value that is not a code of its attribute is
+  // dropped from its row (counted in dropped_fields); one that looks like
+  // an identifier stops the run (INVALID_ARGUMENT): the column is wrong.
+  std::vector<AttrSpec> attrs;
   OutputFormat format = OutputFormat::kBinary;
   // The input's date format. Used, together with DateFormat::Auto(), to
   // refuse a record_id that parses as a date. (The Encoder has its own copy
@@ -133,9 +140,11 @@ class FileEncoder {
   // in `*summary` and skipped. `*summary` is reset first and is filled even
   // when an error is returned, so a caller can report how far it got.
   // Returns:
-  //  - INVALID_ARGUMENT if the source is empty, the header is unusable or
-  //    the field map does not resolve against it (message names the column
-  //    or field);
+  //  - INVALID_ARGUMENT if the source is empty, the header is unusable,
+  //    the field map or an attribute column does not resolve against it
+  //    (message names the column or field), or an attribute column holds a
+  //    value that looks like an identifier (message names the row, column,
+  //    attribute and kind of identifier, never the value);
   //  - DATA_LOSS if the CSV is structurally broken (a quote left open at
   //    the end of the input);
   //  - UNAVAILABLE if reading `in` or writing `out` fails;

@@ -19,6 +19,7 @@
 #include "crypto/encoder.h"
 #include "crypto/linkage_key.h"
 #include "crypto/normalize.h"
+#include "linkd/encode/attributes.h"
 #include "linkd/encode/field_map.h"
 #include "linkd/encode/file_encoder.h"
 
@@ -33,8 +34,8 @@ constexpr int kExitRejected = 3;
 constexpr char kUsage[] =
     R"(Usage:
   linkd-encode --key FILE --source SOURCE [--map FIELD=COLUMN ...]
-               [--format binary|jsonl] [--date-format PATTERN] [--out FILE]
-               INPUT.csv
+               [--attr NAME=COLUMN ...] [--format binary|jsonl]
+               [--date-format PATTERN] [--out FILE] INPUT.csv
   linkd-encode keygen --out FILE [--key-version N]
   linkd-encode --help
 
@@ -51,6 +52,17 @@ Options:
                        upn, nhs_number. Repeatable. Without any --map, fields
                        are taken from columns with exactly their names.
                        record_id is required.
+  --attr NAME=COLUMN   pass the CSV column COLUMN through unchanged as the
+                       non-identifying attribute NAME, for research
+                       extracts. NAME is one of birth_month (YYYY-MM),
+                       ethnicity_code (DfE main code), fsm_eligible
+                       (true/false/1/0), la_code (3 digits), sen_status
+                       (N/K/E; A/P/S), year_group (N1, N2, R, 1-14, X).
+                       Repeatable. A value that is not a code of its
+                       attribute is dropped from its row; a column named
+                       like, or holding what looks like, an identifier (a
+                       name, NHS number, UPN, full date or postcode) is
+                       refused and nothing more is written.
   --format FORMAT      binary (default): length-delimited protobuf messages;
                        jsonl: one JSON object per line, for inspection.
   --date-format PAT    how dob is written, made of DD, MM, YYYY and
@@ -176,6 +188,7 @@ int Encode(Args& args) {
   std::string key_path, source, date_format, out_path, input;
   std::string format = "binary";
   std::vector<MapSpec> maps;
+  std::vector<AttrSpec> attrs;
   bool have_input = false;
   while (args.Next(&flag, &value, &error)) {
     if (flag.empty()) {
@@ -199,12 +212,18 @@ int Encode(Args& args) {
       target = &date_format;
     } else if (flag == "--out") {
       target = &out_path;
-    } else if (flag != "--map") {
+    } else if (flag != "--map" && flag != "--attr") {
       return UsageError(absl::StrCat("unknown option ", flag));
     }
     if (!args.TakeValue(flag, &value, &error)) return UsageError(error);
     if (target != nullptr) {
       *target = value;
+      continue;
+    }
+    if (flag == "--attr") {
+      absl::StatusOr<AttrSpec> attr = ParseAttrSpec(value);
+      if (!attr.ok()) return UsageError(attr.status().message());
+      attrs.push_back(*std::move(attr));
       continue;
     }
     absl::StatusOr<MapSpec> spec = ParseMapSpec(value);
@@ -218,6 +237,7 @@ int Encode(Args& args) {
   FileEncoderOptions options;
   options.source = source;
   options.maps = std::move(maps);
+  options.attrs = std::move(attrs);
   absl::StatusOr<OutputFormat> output_format = ParseOutputFormat(format);
   if (!output_format.ok()) return UsageError(output_format.status().message());
   options.format = *output_format;

@@ -55,6 +55,7 @@ void MakeIngestItem(std::string_view source, std::string_view record_id,
   linkd::v1::EncodedRecord* record = out->mutable_record();
   record->set_source(source.data(), source.size());
   record->set_record_id(record_id.data(), record_id.size());
+  record->clear_attributes();
   ToProto(identity, record->mutable_identity());
 }
 

@@ -5,8 +5,10 @@
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "crypto/encoder.h"
 #include "crypto/normalize.h"
+#include "linkd/encode/attributes.h"
 
 namespace linkd::ingest {
 namespace {
@@ -103,6 +105,30 @@ absl::Status CheckBloom(absl::string_view field, const std::string& filter) {
 bool IsSourceChar(char c) {
   return absl::ascii_isalnum(c) || c == '_' || c == '-' || c == '.' ||
          c == '/' || c == ':';
+}
+
+// Attributes: closed names, each value a code of its attribute
+// (linkd/encode/attributes.h). An unknown name is not echoed: it could be
+// anything a provider typed.
+absl::Status CheckAttributes(const v1::EncodedRecord& r) {
+  for (const auto& [name, value] : r.attributes()) {
+    if (!encode::IsAttributeName(name)) {
+      return Invalid(
+          "record.attributes",
+          absl::StrCat("an attribute name linkd does not accept; "
+                       "allowed: ",
+                       absl::StrJoin(encode::AttributeNames(), ", ",
+                                     [](std::string* out, std::string_view n) {
+                                       out->append(n.data(), n.size());
+                                     })));
+    }
+    const std::string field = absl::StrCat("record.attributes.", name);
+    if (value.empty()) return Invalid(field, "empty: omit it instead");
+    if (absl::Status s = encode::CheckAttributeValue(name, value); !s.ok()) {
+      return Invalid(field, s.message());
+    }
+  }
+  return absl::OkStatus();
 }
 
 absl::Status CheckRecord(const v1::EncodedRecord& r) {
@@ -207,7 +233,7 @@ absl::Status CheckRecord(const v1::EncodedRecord& r) {
                    "no identifying field (needs upn, nhs_number, dob or a "
                    "name filter)");
   }
-  return absl::OkStatus();
+  return CheckAttributes(r);
 }
 
 }  // namespace

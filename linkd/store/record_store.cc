@@ -118,6 +118,17 @@ std::string SerializeIdentity(const EncodedIdentity& id) {
   return out;
 }
 
+// Attribute maps compare as sets of pairs (map order is unspecified).
+bool SameAttributes(const google::protobuf::Map<std::string, std::string>& a,
+                    const google::protobuf::Map<std::string, std::string>& b) {
+  if (a.size() != b.size()) return false;
+  for (const auto& [name, value] : a) {
+    auto it = b.find(name);
+    if (it == b.end() || it->second != value) return false;
+  }
+  return true;
+}
+
 }  // namespace
 
 std::string_view IngestResultName(IngestResult result) {
@@ -231,6 +242,7 @@ absl::StatusOr<std::vector<IngestOutcome>> RecordStore::Stage(
     if (cur == nullptr) {
       cur = google::protobuf::Arena::CreateMessage<StoredRecord>(&arena);
       *cur->mutable_identity() = rec.identity();
+      *cur->mutable_attributes() = rec.attributes();
       cur->set_revision(1);
       cur->set_first_seen_micros(now_micros);
       cur->set_stored_micros(now_micros);
@@ -241,7 +253,8 @@ absl::StatusOr<std::vector<IngestOutcome>> RecordStore::Stage(
       continue;
     }
     if (SerializeIdentity(cur->identity()) ==
-        SerializeIdentity(rec.identity())) {
+            SerializeIdentity(rec.identity()) &&
+        SameAttributes(cur->attributes(), rec.attributes())) {
       outcomes.push_back({IngestResult::kUnchanged, cur->revision()});
       continue;
     }
@@ -252,6 +265,7 @@ absl::StatusOr<std::vector<IngestOutcome>> RecordStore::Stage(
     d.AddFields(cur->identity(), -1);
     d.AddFields(rec.identity(), +1);
     *cur->mutable_identity() = rec.identity();
+    *cur->mutable_attributes() = rec.attributes();
     cur->set_revision(cur->revision() + 1);
     cur->set_stored_micros(now_micros);
     dirty[u] = true;

@@ -33,8 +33,10 @@ using StoredRecord = ::linkd::store::v1::StoredRecord;
 // What Stage decided for one record.
 enum class IngestResult : uint8_t {
   kAccepted,   // first time this (source, record_id) was seen: revision 1
-  kUnchanged,  // identity identical to the stored one: nothing written
-  kUpdated,    // identity differs: previous revision moved to history
+  kUnchanged,  // identity and attributes identical to the stored ones:
+               // nothing written
+  kUpdated,    // identity or attributes differ: previous revision moved to
+               // history
 };
 
 struct IngestOutcome {
