@@ -20,6 +20,7 @@
 #include "crypto/linkage_key.h"
 #include "crypto/normalize.h"
 #include "linkd/encode/attributes.h"
+#include "linkd/encode/events_command.h"
 #include "linkd/encode/field_map.h"
 #include "linkd/encode/file_encoder.h"
 
@@ -36,6 +37,8 @@ constexpr char kUsage[] =
   linkd-encode --key FILE --source SOURCE [--map FIELD=COLUMN ...]
                [--attr NAME=COLUMN ...] [--format binary|jsonl]
                [--date-format PATTERN] [--out FILE] INPUT.csv
+  linkd-encode events --key FILE --source ORG [--map FIELD=COLUMN ...]
+               [--event-map FIELD=COLUMN ...] ... INPUT.csv
   linkd-encode keygen --out FILE [--key-version N]
   linkd-encode --help
 
@@ -73,6 +76,10 @@ Options:
   keygen --out FILE    write a new random linkage key (mode 0600; an
                        existing file is never overwritten).
   --key-version N      version of the new key (default 1).
+
+  events ...           encode a CSV of events (the child's identity columns
+                       plus event columns: suspensions, exclusions, social
+                       care episodes ...); see 'linkd-encode events --help'.
 
 Rows are rejected (not written) when record_id is empty, duplicated, or looks
 like an identifier (NHS number, UPN or date), when no identifying field
@@ -319,6 +326,7 @@ int Main(int argc, char** argv) {
     return kExitOk;
   }
   Args args(argc, argv);
+  if (first == "events") return RunEventsCommand(argc - 1, argv + 1);
   if (first == "keygen") {
     std::string flag, value, error;
     args.Next(&flag, &value, &error);  // consume "keygen"

@@ -56,17 +56,22 @@ absl::StatusOr<std::unique_ptr<IngestPipeline>> IngestPipeline::Create(
         key_checks[version] = std::string(value);
         return true;
       }));
+  LINKD_ASSIGN_OR_RETURN(const uint64_t event_seq,
+                         events::EventStore(store).LastSeq());
   return std::unique_ptr<IngestPipeline>(new IngestPipeline(
-      store, linking, clock, options, std::move(key_checks)));
+      store, linking, clock, options, std::move(key_checks), event_seq));
 }
 
 IngestPipeline::IngestPipeline(
     store::Store* store, linker::LinkWorker* linking, const util::Clock* clock,
-    PipelineOptions options, absl::flat_hash_map<uint32_t, KeyCheck> key_checks)
+    PipelineOptions options, absl::flat_hash_map<uint32_t, KeyCheck> key_checks,
+    uint64_t event_seq)
     : store_(store),
       records_(store),
       linking_(linking),
       link_seq_(linking->last_queued_seq()),
+      events_(store),
+      event_seq_(event_seq),
       clock_(clock),
       options_(options),
       key_checks_(std::move(key_checks)) {
@@ -188,6 +193,12 @@ std::vector<absl::StatusOr<v1::IngestAck>> IngestPipeline::ApplyGroup(
   absl::flat_hash_map<uint32_t, KeyCheck> new_key_checks;
   std::vector<const v1::EncodedRecord*> records;
   std::vector<size_t> record_batch;  // records[i] came from group[...]
+  // For records that came with an event: the event, and whether it is a
+  // resubmission of a stored one (nullptr for plain records).
+  std::vector<const v1::EncodedEvent*> record_event;
+  std::vector<bool> event_duplicate;
+  // Events of this group by (source, event id), for duplicates within it.
+  absl::flat_hash_map<std::string, const v1::EncodedEvent*> group_events;
   for (size_t b = 0; b < group.size(); ++b) {
     const v1::IngestBatch& batch = *group[b].batch;
     const Submitter* submitter = group[b].submitter.get();
@@ -205,17 +216,54 @@ std::vector<absl::StatusOr<v1::IngestAck>> IngestPipeline::ApplyGroup(
         Reject(&ack, i, s);
         continue;
       }
+      const v1::EncodedEvent* event =
+          item.has_event() ? &item.event() : nullptr;
+      const v1::EncodedRecord& record =
+          event != nullptr ? event->record() : item.record();
       if (submitter != nullptr && !submitter->sources.empty() &&
           std::find(submitter->sources.begin(), submitter->sources.end(),
-                    item.record().source()) == submitter->sources.end()) {
-        Reject(
-            &ack, i,
-            absl::PermissionDeniedError(absl::StrCat(
-                "record.source: organisation ", submitter->entry.organisation(),
-                " may not submit records as source ", item.record().source())));
+                    record.source()) == submitter->sources.end()) {
+        Reject(&ack, i,
+               absl::PermissionDeniedError(absl::StrCat(
+                   event != nullptr ? "event.record.source" : "record.source",
+                   ": organisation ", submitter->entry.organisation(),
+                   " may not submit records as source ", record.source())));
         continue;
       }
-      const v1::EncodedIdentity& id = item.record().identity();
+      bool duplicate = false;
+      std::string id_key;
+      if (event != nullptr) {
+        // Idempotent by (source, event id): the same event again is a
+        // resubmission; the id of another event is refused.
+        id_key = store::RecordKey(record.source(), event->event().event_id());
+        bool same = true;
+        if (auto it = group_events.find(id_key); it != group_events.end()) {
+          duplicate = true;
+          same = it->second->record().record_id() == record.record_id() &&
+                 it->second->event().SerializeAsString() ==
+                     event->event().SerializeAsString();
+        } else {
+          absl::StatusOr<std::optional<events::StoredEvent>> stored =
+              events_.Find(record.source(), event->event().event_id());
+          if (!stored.ok()) {
+            Reject(&ack, i, stored.status());
+            continue;
+          }
+          if (stored->has_value()) {
+            duplicate = true;
+            same = events::SameEvent(**stored, *event);
+          }
+        }
+        if (!same) {
+          Reject(&ack, i,
+                 absl::AlreadyExistsError(
+                     "event.event.event_id: this source already sent a "
+                     "different event with this id; give each event its own "
+                     "id"));
+          continue;
+        }
+      }
+      const v1::EncodedIdentity& id = record.identity();
       const KeyCheck* known = nullptr;
       if (auto it = key_checks_.find(id.key_version());
           it != key_checks_.end()) {
@@ -237,8 +285,11 @@ std::vector<absl::StatusOr<v1::IngestAck>> IngestPipeline::ApplyGroup(
                    "; check the provider's key file with the key custodian")));
         continue;
       }
-      records.push_back(&item.record());
+      if (event != nullptr && !duplicate) group_events.emplace(id_key, event);
+      records.push_back(&record);
       record_batch.push_back(b);
+      record_event.push_back(event);
+      event_duplicate.push_back(duplicate);
     }
   }
 
@@ -250,20 +301,42 @@ std::vector<absl::StatusOr<v1::IngestAck>> IngestPipeline::ApplyGroup(
   // stored record is never left unlinked, even across a crash.
   uint64_t seq = link_seq_;
   std::vector<uint64_t> batch_link_seq(group.size(), 0);
+  uint64_t event_seq = event_seq_;
+  std::vector<int64_t> batch_events(group.size(), 0);
   if (committed.ok()) {
     for (size_t i = 0; i < outcomes->size(); ++i) {
-      if ((*outcomes)[i].result == store::IngestResult::kUnchanged) continue;
-      linker::LinkWorker::Enqueue(
-          ++seq,
-          store::RecordKey(records[i]->source(), records[i]->record_id()),
-          &write);
-      batch_link_seq[record_batch[i]] = seq;
+      if ((*outcomes)[i].result != store::IngestResult::kUnchanged) {
+        linker::LinkWorker::Enqueue(
+            ++seq,
+            store::RecordKey(records[i]->source(), records[i]->record_id()),
+            &write);
+        batch_link_seq[record_batch[i]] = seq;
+      }
+      if (record_event[i] == nullptr || event_duplicate[i]) continue;
+      // The event is routed once its record is linked: once linking has
+      // reached this record's entry, or, for a record that did not change,
+      // every entry queued before it (one of which may be its own).
+      events::StoredEvent e;
+      e.set_seq(++event_seq);
+      e.set_source(records[i]->source());
+      e.set_record_id(records[i]->record_id());
+      *e.mutable_event() = record_event[i]->event();
+      e.set_received_micros(absl::ToUnixMicros(now));
+      e.set_link_seq(seq);
+      events::EventStore::Add(e, &write);
+      ++batch_events[record_batch[i]];
     }
   }
   if (committed.ok()) {
     if (options_.audit != nullptr) {
-      const std::vector<audit::v1::AuditEntry> entries =
+      std::vector<audit::v1::AuditEntry> entries =
           AuditEntries(group, results, records, record_batch, *outcomes);
+      for (size_t b = 0; b < group.size(); ++b) {
+        if (batch_events[b] > 0) {
+          (*entries[b].mutable_details())["events"] =
+              absl::StrCat(batch_events[b]);
+        }
+      }
       committed =
           options_.audit->AppendAndCommit(std::move(write), entries).status();
     } else {
@@ -281,11 +354,24 @@ std::vector<absl::StatusOr<v1::IngestAck>> IngestPipeline::ApplyGroup(
   }
   link_seq_ = seq;
   linking_->Queued(seq);
+  if (event_seq != event_seq_) {
+    event_seq_ = event_seq;
+    if (options_.events_committed) options_.events_committed(event_seq_);
+  }
   for (size_t b = 0; b < group.size(); ++b) {
     if (results[b].ok()) results[b]->set_link_seq(batch_link_seq[b]);
   }
   for (size_t i = 0; i < outcomes->size(); ++i) {
     v1::IngestAck& ack = *results[record_batch[i]];
+    if (record_event[i] != nullptr) {
+      // An event item counts as the event: new, or a resubmission.
+      if (event_duplicate[i]) {
+        ack.set_unchanged(ack.unchanged() + 1);
+      } else {
+        ack.set_accepted(ack.accepted() + 1);
+      }
+      continue;
+    }
     switch ((*outcomes)[i].result) {
       case store::IngestResult::kAccepted:
         ack.set_accepted(ack.accepted() + 1);

@@ -17,6 +17,7 @@
 #include "absl/types/span.h"
 #include "linkd/audit/audit_log.h"
 #include "linkd/audit/v1/audit.pb.h"
+#include "linkd/events/event_store.h"
 #include "linkd/linker/link_worker.h"
 #include "linkd/store/record_store.h"
 #include "linkd/store/store.h"
@@ -45,6 +46,10 @@ struct PipelineOptions {
   // When set, every batch gets an audit entry committed in the same write
   // as the batch's records (audit::AuditLog::AppendAndCommit). Not owned.
   audit::AuditLog* audit = nullptr;
+  // Called on the writer thread after each commit that stored new events,
+  // with the highest event sequence number stored so far (the notification
+  // router's wake-up). Must not block. May be empty.
+  std::function<void(uint64_t last_event_seq)> events_committed = nullptr;
 };
 
 // Thread-safe. Batches are applied in the order they are submitted.
@@ -70,7 +75,11 @@ class IngestPipeline {
   // commit (group commit); each still gets its own acknowledgement.
   //
   // Every item is validated; invalid items are listed in the ack's
-  // rejections and nothing of them is stored. A record whose key_check
+  // rejections and nothing of them is stored. An event (IngestItem.event)
+  // stores or updates its record like a record item, and the event itself
+  // once per (source, event id), queued for routing in the same write: a
+  // resubmitted event counts as unchanged, an event id reused for a
+  // different event is refused with ALREADY_EXISTS. A record whose key_check
   // differs from the one first seen for its key_version (encoded with
   // another linkage key) is refused with FAILED_PRECONDITION.
   //
@@ -99,7 +108,8 @@ class IngestPipeline {
 
   IngestPipeline(store::Store* store, linker::LinkWorker* linking,
                  const util::Clock* clock, PipelineOptions options,
-                 absl::flat_hash_map<uint32_t, KeyCheck> key_checks);
+                 absl::flat_hash_map<uint32_t, KeyCheck> key_checks,
+                 uint64_t event_seq);
   void WriterLoop();
   // Validates, stages and commits `group` as one WriteBatch; one result per
   // batch. Runs on the writer thread only.
@@ -118,6 +128,9 @@ class IngestPipeline {
   linker::LinkWorker* const linking_;
   // Last link-queue sequence number used. Writer thread only.
   uint64_t link_seq_;
+  events::EventStore events_;
+  // Last event sequence number used. Writer thread only.
+  uint64_t event_seq_ = 0;
   const util::Clock* const clock_;
   const PipelineOptions options_;
   // key_version -> key_check of the linkage key that version names. Only

@@ -247,14 +247,20 @@ bool LooksLikeClearIdentifier(std::string_view text) {
          LooksLikePostcode(t);
 }
 
+absl::Status ValidateRecord(const v1::EncodedRecord& record) {
+  return CheckRecord(record);
+}
+
 absl::Status ValidateItem(const v1::IngestItem& item) {
   switch (item.kind_case()) {
     case v1::IngestItem::kRecord:
       return CheckRecord(item.record());
+    case v1::IngestItem::kEvent:
+      return ValidateEvent(item.event());
     case v1::IngestItem::KIND_NOT_SET:
       break;
   }
-  return Invalid("item", "empty: expected a record");
+  return Invalid("item", "empty: expected a record or an event");
 }
 
 }  // namespace linkd::ingest

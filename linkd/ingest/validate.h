@@ -19,6 +19,19 @@ namespace linkd::ingest {
 // reason. The message never contains the submitted value. Thread-safe.
 absl::Status ValidateItem(const v1::IngestItem& item);
 
+// Checks one record as ValidateItem does (messages start "record.").
+absl::Status ValidateRecord(const v1::EncodedRecord& record);
+
+// Checks one event and its record: the record as ValidateRecord (messages
+// then start "event.record."), and the event's fields for its type
+// (messages start "event.event."): an event id that is not a clear
+// identifier, a valid date, a source that is the reporter's organisation
+// id (school/<URN> for school events, la/<code> for social care events),
+// and exactly the details its type has (days for a suspension, a reason
+// code for a removal from roll, a kind and, at the start, a contact for an
+// episode). INVALID_ARGUMENT naming the field; never echoes a value.
+absl::Status ValidateEvent(const v1::EncodedEvent& event);
+
 // Returns true if `text` looks like a clear identifier: an NHS number passing
 // its check digit, anything shaped like a UPN, a date in a common layout, or
 // a UK postcode. Used on free-text fields such as record_id.

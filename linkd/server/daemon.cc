@@ -1,5 +1,6 @@
 #include "linkd/server/daemon.h"
 
+#include <algorithm>
 #include <cmath>
 #include <fstream>
 #include <sstream>
@@ -24,11 +25,15 @@
 #include "linkd/consent/consent_store.h"
 #include "linkd/ingest/ingest_pipeline.h"
 #include "linkd/linker/linker.h"
+#include "linkd/notify/dispatcher.h"
+#include "linkd/notify/outbox.h"
+#include "linkd/notify/router.h"
 #include "linkd/server/admin_service.h"
 #include "linkd/server/governance.h"
 #include "linkd/server/governance_service.h"
 #include "linkd/server/ingest_service.h"
 #include "linkd/server/linkage_service.h"
+#include "linkd/server/notification_service.h"
 #include "linkd/store/record_store.h"
 #include "linkd/store/store.h"
 #include "linkd/util/log.h"
@@ -84,6 +89,9 @@ absl::Status ApplyConfig(const config::v1::DaemonConfig& config,
   if (!config.audit_key().empty()) options->audit_key = config.audit_key();
   if (config.checkpoint_interval() != 0) {
     options->checkpoint_interval = config.checkpoint_interval();
+  }
+  if (!config.ig_organisation().empty()) {
+    options->ig_organisation = config.ig_organisation();
   }
   if (config.has_link_threshold_bits() != config.has_review_threshold_bits()) {
     return absl::InvalidArgumentError(
@@ -209,10 +217,14 @@ struct Daemon::State {
   std::unique_ptr<blocking::BlockingIndex> blocking_index;
   std::unique_ptr<linker::Linker> linker;
   std::unique_ptr<linker::LinkWorker> linking;
+  std::unique_ptr<notify::Outbox> outbox;
+  std::unique_ptr<notify::Dispatcher> dispatcher;
+  std::unique_ptr<notify::Router> router;
   std::unique_ptr<ingest::IngestPipeline> pipeline;
   std::unique_ptr<IngestServiceImpl> ingest_service;
   std::unique_ptr<AdminServiceImpl> admin_service;
   std::unique_ptr<LinkageServiceImpl> linkage_service;
+  std::unique_ptr<NotificationServiceImpl> notification_service;
   std::unique_ptr<grpc::Server> server;
   bool shut_down = false;
 };
@@ -249,6 +261,17 @@ absl::StatusOr<std::unique_ptr<Daemon>> Daemon::Start(DaemonOptions options) {
   // start-up before anything is opened.
   LINKD_ASSIGN_OR_RETURN(state->policies,
                          policy::ReloadablePolicySet::Open(options.policy_dir));
+  if (!options.ig_organisation.empty()) {
+    absl::StatusOr<policy::OrganisationInfo> ig =
+        state->policies->Current()->Organisation(options.ig_organisation);
+    if (!ig.ok() || std::find(ig->roles.begin(), ig->roles.end(),
+                              policy::Role::kIgOfficer) == ig->roles.end()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("ig_organisation: ", options.ig_organisation,
+                       " is not an organisation with the ig_officer role in "
+                       "the policy"));
+    }
+  }
 
   store::StoreOptions store_options;
   store_options.path = options.data_dir;
@@ -293,9 +316,34 @@ absl::StatusOr<std::unique_ptr<Daemon>> Daemon::Start(DaemonOptions options) {
       state->linking,
       linker::LinkWorker::Start(state->store.get(), state->linker.get(),
                                 options.clock, link_options));
+  // Notifications: outboxes, live delivery, and the router behind linking.
+  state->outbox = std::make_unique<notify::Outbox>(
+      state->store.get(), state->audit.get(), options.clock);
+  notify::DispatcherOptions dispatcher_options;
+  dispatcher_options.clock = options.clock;
+  state->dispatcher = std::make_unique<notify::Dispatcher>(
+      state->store.get(), state->outbox.get(), state->audit.get(),
+      dispatcher_options);
+  notify::RouterOptions router_options;
+  router_options.clock = options.clock;
+  router_options.ig_organisation = options.ig_organisation;
+  router_options.published = [dispatcher = state->dispatcher.get()](
+                                 const std::vector<std::string>& recipients) {
+    dispatcher->Published(recipients);
+  };
+  LINKD_ASSIGN_OR_RETURN(
+      state->router,
+      notify::Router::Start(state->store.get(), state->linker.get(),
+                            state->linking.get(), state->policies.get(),
+                            state->consents.get(), state->audit.get(),
+                            state->outbox.get(), router_options));
   ingest::PipelineOptions pipeline_options;
   pipeline_options.max_batch_items = options.max_batch_items;
   pipeline_options.audit = state->audit.get();
+  pipeline_options.events_committed = [router =
+                                           state->router.get()](uint64_t seq) {
+    router->EventsCommitted(seq);
+  };
   LINKD_ASSIGN_OR_RETURN(
       state->pipeline,
       ingest::IngestPipeline::Create(state->store.get(), state->linking.get(),
@@ -308,6 +356,8 @@ absl::StatusOr<std::unique_ptr<Daemon>> Daemon::Start(DaemonOptions options) {
   state->linkage_service = std::make_unique<LinkageServiceImpl>(
       state->store.get(), state->linker.get(), state->linking.get(),
       governance);
+  state->notification_service = std::make_unique<NotificationServiceImpl>(
+      state->outbox.get(), state->dispatcher.get(), governance);
   state->governance_service = std::make_unique<GovernanceServiceImpl>(
       state->store.get(), state->linker.get(), state->consents.get(),
       governance, &*state->signer, options.data_dir);
@@ -326,6 +376,7 @@ absl::StatusOr<std::unique_ptr<Daemon>> Daemon::Start(DaemonOptions options) {
   builder.RegisterService(state->admin_service.get());
   builder.RegisterService(state->linkage_service.get());
   builder.RegisterService(state->governance_service.get());
+  builder.RegisterService(state->notification_service.get());
   state->server = builder.BuildAndStart();
   if (state->server == nullptr || port == 0) {
     return absl::UnavailableError(
@@ -358,13 +409,19 @@ void Daemon::Shutdown() {
   if (auto* health = state_->server->GetHealthCheckService()) {
     health->SetServingStatus(false);
   }
+  // Subscriptions never end on their own: end them so the grace period is
+  // not spent waiting for them.
+  state_->dispatcher->StopAll();
   state_->server->Shutdown(
       absl::ToChronoTime(absl::Now() + state_->options.shutdown_grace));
   state_->server->Wait();
   state_->server.reset();
   state_->governance_service.reset();  // finishes a verification in progress
   state_->pipeline.reset();            // applies every queued batch, then joins
-  state_->linking.reset();             // finishes the batch it is linking
+  state_->notification_service.reset();  // finishes queued acknowledgements
+  state_->router.reset();                // finishes the group it is routing
+  state_->dispatcher.reset();
+  state_->linking.reset();  // finishes the batch it is linking
   // The stop is the last entry, covered by a final signed checkpoint that
   // the IG team can take as a witness.
   audit::v1::AuditEntry stop =
@@ -374,6 +431,7 @@ void Daemon::Shutdown() {
     util::Log(util::LogLevel::kError,
               "the audit log could not record the shutdown");
   }
+  state_->outbox.reset();
   state_->linker.reset();
   state_->blocking_index.reset();
   state_->records.reset();

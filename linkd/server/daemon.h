@@ -44,6 +44,10 @@ struct DaemonOptions {
   std::string audit_key;
   // A signed checkpoint is stored every this many audit entries.
   uint64_t checkpoint_interval = 10000;
+  // The IG team told when a notification turns out to have gone to the
+  // wrong recipient (e.g. "la/999-ig"); empty: such findings are audited
+  // only.
+  std::string ig_organisation;
   const util::Clock* clock = util::Clock::Real();
 };
 

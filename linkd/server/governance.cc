@@ -60,10 +60,15 @@ const std::map<std::string, std::vector<Role>, std::less<>>& MethodTable() {
            {Role::kIgOfficer, Role::kAuditor}},
           {"/linkd.v1.GovernanceService/GetCheckpoint",
            {Role::kAuditor, Role::kIgOfficer, Role::kAdmin}},
-          // Notifications: recipients read their own outbox.
-          {"/linkd.v1.NotificationService/Subscribe", {Role::kRecipient}},
-          {"/linkd.v1.NotificationService/Ack", {Role::kRecipient}},
-          {"/linkd.v1.NotificationService/ListPending", {Role::kRecipient}},
+          // Notifications: recipients read their own outbox (the service
+          // serves only the caller's). The IG team's outbox holds reports
+          // of misdirected notifications.
+          {"/linkd.v1.NotificationService/Subscribe",
+           {Role::kRecipient, Role::kIgOfficer}},
+          {"/linkd.v1.NotificationService/Ack",
+           {Role::kRecipient, Role::kIgOfficer}},
+          {"/linkd.v1.NotificationService/ListPending",
+           {Role::kRecipient, Role::kIgOfficer}},
           // Research extracts.
           {"/linkd.v1.ExtractService/RegisterProject", {Role::kIgOfficer}},
           {"/linkd.v1.ExtractService/ListProjects",
