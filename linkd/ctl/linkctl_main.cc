@@ -17,6 +17,7 @@
 #include "linkd/ctl/cli.h"
 #include "linkd/ctl/governance_commands.h"
 #include "linkd/ctl/linkage_commands.h"
+#include "linkd/ctl/notification_commands.h"
 #include "linkd/ctl/submit.h"
 #include "linkd/v1/admin_service.grpc.pb.h"
 
@@ -89,6 +90,15 @@ Commands:
       Every use of one child's data: a subject access report.
   audit checkpoint [--fresh] [--out FILE]
       A signed checkpoint of the log, to keep as a witness.
+  notifications watch [--format text|jsonl] [--count N] [--wait SECONDS]
+                      [--no-ack]
+      Print the notifications routed to your organisation (the one your
+      --cert names): everything not yet acknowledged, then new ones as they
+      arrive. Each is acknowledged once printed, so it is never sent again
+      (--no-ack: leave them pending). Stops after N, or after SECONDS
+      without one; otherwise runs until interrupted.
+  notifications pending [--format text|json] [--limit N]
+      Your backlog: notifications not yet acknowledged (no content).
 
 Global options (before the command):
   --server HOST:PORT   linkd's address; default $LINKD_SERVER or
@@ -282,5 +292,8 @@ int main(int argc, char** argv) {
   if (command == "policy") return linkd::ctl::RunPolicy(c, rest);
   if (command == "consent") return linkd::ctl::RunConsent(c, rest);
   if (command == "audit") return linkd::ctl::RunAudit(c, rest);
+  if (command == "notifications") {
+    return linkd::ctl::RunNotifications(c, rest);
+  }
   return UsageError(absl::StrCat("unknown command '", command, "'"));
 }
