@@ -108,10 +108,9 @@ TEST_F(BlockingIndexTest, CandidatesCarryTheirRules) {
   const RuleMask care_rules = r.candidates[1].rules;
   EXPECT_NE(care_rules & RuleBit(Rule::kUpn), 0u);
   EXPECT_NE(care_rules & RuleBit(Rule::kNameLsh), 0u);
-  EXPECT_EQ(care_rules & RuleBit(Rule::kPostcodeBirthYear), 0u);
-  // school_census x health: only the address (with sex, with birth year).
-  EXPECT_EQ(r.candidates[0].rules,
-            RuleBit(Rule::kPostcodeBirthYear) | RuleBit(Rule::kPostcodeSex));
+  EXPECT_EQ(care_rules & RuleBit(Rule::kPostcodeUnit), 0u);
+  // school_census x health: only the address.
+  EXPECT_EQ(r.candidates[0].rules, RuleBit(Rule::kPostcodeUnit));
   // Without exclusion the query finds itself.
   EXPECT_EQ(Query(enc_.Encode(school)).candidates.size(), 3u);
   EXPECT_THAT(Keys(Query(enc_.Encode(stranger), kx)), IsEmpty());
@@ -172,9 +171,8 @@ TEST_F(BlockingIndexTest, RemoveAndUpdateKeepIndexAndStatsRight) {
 }
 
 TEST_F(BlockingIndexTest, OversizeBlocksAreSkippedAndReported) {
-  // Seven girls of one postcode and birth year (blocks of 7 under
-  // postcode_sex and postcode_birth_year), each with their own names and
-  // dates.
+  // Seven girls of one postcode (a block of 7 under postcode_unit), each
+  // with their own names and dates.
   const char* const kNames[] = {"Ava",  "Ben",  "Cara", "Dan",
                                 "Esme", "Finn", "Gina"};
   std::vector<linkd::v1::EncodedIdentity> ids;
@@ -193,24 +191,20 @@ TEST_F(BlockingIndexTest, OversizeBlocksAreSkippedAndReported) {
   EXPECT_EQ(r.blocks_oversize, 0);
   limits.max_block_size = 5;
   r = Query(ids[0], self, limits);
-  EXPECT_EQ(r.blocks_oversize, 2);
-  EXPECT_EQ(r.oversize_rules,
-            RuleBit(Rule::kPostcodeBirthYear) | RuleBit(Rule::kPostcodeSex));
+  EXPECT_EQ(r.blocks_oversize, 1);
+  EXPECT_EQ(r.oversize_rules, RuleBit(Rule::kPostcodeUnit));
   // The dates differ, so the name filters have different salts and share no
   // band: with the address block skipped there is no candidate left.
   EXPECT_THAT(Keys(r), IsEmpty());
 
   absl::StatusOr<IndexStats> stats = index_->Stats(6);
   ASSERT_THAT(stats, IsOk());
-  const RuleStats& pc =
-      stats->rules[static_cast<int>(Rule::kPostcodeBirthYear)];
+  const RuleStats& pc = stats->rules[static_cast<int>(Rule::kPostcodeUnit)];
   EXPECT_EQ(pc.blocks, 1);
   EXPECT_EQ(pc.largest_block, 7);
   EXPECT_EQ(pc.oversize_blocks, 1);
   EXPECT_EQ(pc.oversize_entries, 7);
-  EXPECT_EQ(stats->rules[static_cast<int>(Rule::kPostcodeSex)].oversize_blocks,
-            1);
-  EXPECT_EQ(stats->total.oversize_blocks, 2);
+  EXPECT_EQ(stats->total.oversize_blocks, 1);
 
   limits.max_block_size = 100;
   limits.max_candidates = 3;

@@ -139,6 +139,14 @@ bool Compatible(const SuiInfo& a, uint64_t a_bits, const SuiInfo& b,
 
 }  // namespace
 
+double LinkWeight(const matcher::Model& model,
+                  const matcher::ComparisonVector& v) {
+  const double w = model.MatchWeight(v);
+  if (v.household_disagreements() < 2) return w;
+  return std::min(w, std::nextafter(model.upper_threshold(),
+                                    -std::numeric_limits<double>::infinity()));
+}
+
 // Decoded identities of committed records (never of uncommitted ones, so a
 // dropped batch cannot leave stale entries). Writer only.
 struct Linker::Cache {
@@ -570,7 +578,7 @@ absl::StatusOr<LinkOutcome> Linker::Run::LinkOne(const LinkInput& in) {
     LINKD_ASSIGN_OR_RETURN(std::optional<Sui> sc, SuiOf(c));
     if (!sc.has_value()) continue;
     matcher::Compare(d, *dc, model_->comparison(), &v);
-    groups[sc->bits()].Add(c, model_->MatchWeight(v), v.hard_conflict());
+    groups[sc->bits()].Add(c, LinkWeight(*model_, v), v.hard_conflict());
   }
   return Choose(record_key, d, &groups, prev, in.revision);
 }
@@ -756,7 +764,8 @@ absl::StatusOr<std::vector<std::string>> Linker::Run::Evict(
   std::vector<size_t> attach_to(out.size(), 0);
   for (size_t i = 0; i < out.size(); ++i) {
     for (size_t k = 0; k < keep.size(); ++k) {
-      const double w = model_->MatchWeight(
+      const double w = LinkWeight(
+          *model_,
           matcher::Compare(*out_d[i], *keep_d[k], model_->comparison()));
       if (w > attach[i]) {
         attach[i] = w;
@@ -1120,7 +1129,7 @@ absl::StatusOr<Sui> Linker::Lookup(const v1::EncodedIdentity& identity) const {
         matcher::Compare(d, other, model->comparison());
     Best& b = by_sui[sui->bits()];
     b.conflict = b.conflict || v.hard_conflict();
-    b.weight = std::max(b.weight, model->MatchWeight(v));
+    b.weight = std::max(b.weight, LinkWeight(*model, v));
   }
   double best = kNoCandidate;
   uint64_t best_bits = 0;

@@ -96,6 +96,14 @@ struct LinkInput {
   uint64_t revision = 1;
 };
 
+// The weight linking acts on: the model's match weight, except that a pair
+// with two or more household disagreements
+// (ComparisonVector::household_disagreements: given name, sex, date of
+// birth) is held just below the upper threshold, so it can open a clerical
+// review but never link by itself. Thread-safe.
+double LinkWeight(const matcher::Model& model,
+                  const matcher::ComparisonVector& v);
+
 // A candidate of a record with its match weight, and whether the pair has a
 // hard conflict (different UPN or NHS number). Bulk linking only.
 struct ScoredCandidate {

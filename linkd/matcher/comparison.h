@@ -196,6 +196,23 @@ struct ComparisonVector {
            levels[static_cast<size_t>(CompareField::kNhsNumber)] ==
                static_cast<uint8_t>(AgreeLevel::kDisagree);
   }
+  // How many of the fields that tell children of one household apart
+  // disagree outright: the given name (below the low cut-off), sex, and the
+  // date of birth (another year, or no part in common). Siblings and
+  // opposite-sex twins share a family name and an address, which outweigh
+  // one such disagreement in a Fellegi-Sunter sum (the fields are not
+  // independent within a household); a true match rarely has two (about 1
+  // pair in 1000 in the synthetic data). The linker never links such a
+  // pair automatically (see linker.h).
+  int household_disagreements() const {
+    auto is = [&](CompareField f, int level) {
+      return levels[static_cast<size_t>(f)] == level;
+    };
+    return is(CompareField::kGivenName, static_cast<int>(NameLevel::kBelow)) +
+           is(CompareField::kSex, static_cast<int>(AgreeLevel::kDisagree)) +
+           (is(CompareField::kDob, static_cast<int>(DobLevel::kDisagree)) ||
+            is(CompareField::kDob, static_cast<int>(DobLevel::kYearOnly)));
+  }
 };
 
 // Compares `a` with `b` into `*out` (overwritten; must not be null).

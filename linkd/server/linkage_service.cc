@@ -116,7 +116,9 @@ std::string SuiText(uint64_t bits) {
 }
 
 void ExplanationToApi(const matcher::Explanation& e,
-                      const matcher::Model& model, v1::Explanation* out) {
+                      const matcher::Model& model,
+                      const matcher::ComparisonVector& v,
+                      v1::Explanation* out) {
   for (const matcher::FieldContribution& f : e.fields) {
     v1::FieldWeight* w = out->add_fields();
     w->set_field(std::string(matcher::FieldName(f.field)));
@@ -128,10 +130,17 @@ void ExplanationToApi(const matcher::Explanation& e,
   out->set_total_weight(e.total_weight);
   out->set_probability(e.probability);
   out->set_hard_conflict(e.hard_conflict);
-  out->set_verdict(e.hard_conflict || e.total_weight < model.lower_threshold()
-                       ? "no link"
-                   : e.total_weight >= model.upper_threshold() ? "link"
-                                                               : "review");
+  const double w = linker::LinkWeight(model, v);
+  std::string verdict = e.hard_conflict || w < model.lower_threshold()
+                            ? "no link"
+                        : w >= model.upper_threshold() ? "link"
+                                                       : "review";
+  if (w < e.total_weight && verdict == "review") {
+    verdict =
+        "review (two of given name, sex and date of birth disagree: "
+        "never linked automatically)";
+  }
+  out->set_verdict(verdict);
   out->set_model_version(model.version());
 }
 
@@ -160,7 +169,7 @@ absl::Status LinkageServiceImpl::ExplainPair(const v1::RecordRef& a,
       matcher::Compare(decoded[0], decoded[1], model->comparison());
   // No term-frequency table: an explanation must not reveal how common a
   // token is.
-  ExplanationToApi(model->Explain(v), *model, out);
+  ExplanationToApi(model->Explain(v), *model, v, out);
   return absl::OkStatus();
 }
 

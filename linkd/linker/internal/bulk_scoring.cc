@@ -144,7 +144,7 @@ absl::Status ScoreBulk(absl::Span<const BulkRecord> records,
     auto consider = [&](size_t i, std::string_view key,
                         const matcher::DecodedIdentity& other) {
       matcher::Compare(out->decoded[i], other, opts, &v);
-      const double w = model.MatchWeight(v);
+      const double w = LinkWeight(model, v);
       if (w >= lower || v.hard_conflict()) {
         part.kept.push_back(ScoredCandidate{key, w, v.hard_conflict()});
         ++part.counts[i - b];
