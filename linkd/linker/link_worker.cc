@@ -13,6 +13,7 @@
 #include "linkd/store/key_codec.h"
 #include "linkd/store/record_store.h"
 #include "linkd/util/log.h"
+#include "linkd/util/parallel.h"
 #include "linkd/util/status_macros.h"
 
 namespace linkd::linker {
@@ -353,29 +354,59 @@ absl::StatusOr<size_t> LinkWorker::LinkBulkPrefix(
   }
   if (prefix < options_.bulk_min_records) return 0;
 
-  LINKD_ASSIGN_OR_RETURN(
-      std::vector<std::optional<std::string>> values,
-      store_->MultiGet(Cf::kRecords, absl::MakeConstSpan(keys.data(), prefix)));
-  std::vector<store::StoredRecord> stored(prefix);
+  // Read and prepare the records a chunk at a time, on every thread, so
+  // that only their decoded form stays in memory.
+  SetActivity(absl::StrCat("bulk linking ", prefix, " records: preparing"));
+  const auto prepare_start = absl::Now();
   std::vector<BulkRecord> records;
   std::vector<size_t> entry_of;  // queue entry of each record
   records.reserve(prefix);
   entry_of.reserve(prefix);
-  for (size_t i = 0; i < prefix; ++i) {
-    if (!values[i].has_value()) continue;  // erased since it was queued
-    if (!stored[i].ParseFromString(*values[i])) {
-      return absl::DataLossError("records: malformed stored record");
+  constexpr size_t kChunk = 32768;
+  for (size_t begin = 0; begin < prefix; begin += kChunk) {
+    const size_t end = std::min(prefix, begin + kChunk);
+    LINKD_ASSIGN_OR_RETURN(
+        std::vector<std::optional<std::string>> values,
+        store_->MultiGet(Cf::kRecords, absl::MakeConstSpan(keys.data() + begin,
+                                                           end - begin)));
+    std::vector<std::optional<BulkRecord>> prepared(end - begin);
+    std::vector<absl::Status> errors(
+        static_cast<size_t>(std::max(1, options_.bulk.threads)));
+    util::ParallelFor(
+        end - begin, options_.bulk.threads,
+        [&](size_t b, size_t e, size_t slice) {
+          store::StoredRecord stored;
+          for (size_t i = b; i < e; ++i) {
+            if (!values[i].has_value()) continue;  // erased since queued
+            if (!stored.ParseFromString(*values[i])) {
+              errors[slice] =
+                  absl::DataLossError("records: malformed stored record");
+              return;
+            }
+            absl::StatusOr<BulkRecord> r = linker_->PrepareBulk(
+                keys[begin + i], stored.identity(), stored.revision());
+            if (!r.ok()) {
+              errors[slice] = r.status();
+              return;
+            }
+            prepared[i] = *std::move(r);
+          }
+        });
+    for (const absl::Status& e : errors) LINKD_RETURN_IF_ERROR(e);
+    for (size_t i = 0; i < prepared.size(); ++i) {
+      if (!prepared[i].has_value()) continue;
+      records.push_back(*std::move(prepared[i]));
+      entry_of.push_back(begin + i);
     }
-    values[i].reset();
-    records.push_back({keys[i], &stored[i].identity(), stored[i].revision()});
-    entry_of.push_back(i);
   }
+  const double prepare_seconds =
+      absl::ToDoubleSeconds(absl::Now() - prepare_start);
   SetActivity(absl::StrCat("bulk linking ", records.size(), " records"));
+  const size_t total = records.size();
   size_t deleted = 0;  // queue entries removed so far
   uint64_t counted = linked_before;
   auto commit = [&](store::WriteBatch batch, size_t done) -> absl::Status {
-    const size_t through =
-        done == records.size() ? prefix : entry_of[done - 1] + 1;
+    const size_t through = done == total ? prefix : entry_of[done - 1] + 1;
     for (; deleted < through; ++deleted) {
       batch.Delete(Cf::kLinks, QueueKey(seqs[deleted]));
     }
@@ -392,15 +423,17 @@ absl::StatusOr<size_t> LinkWorker::LinkBulkPrefix(
     if (last > linked_seq_) linked_seq_ = last;
     return absl::OkStatus();
   };
+  const bool none = records.empty();
   absl::StatusOr<BulkStats> stats =
-      records.empty()
-          ? absl::StatusOr<BulkStats>(BulkStats())
-          : linker_->LinkBulk(records, clock_->Now(), options_.bulk, commit);
+      none ? absl::StatusOr<BulkStats>(BulkStats())
+           : linker_->LinkBulk(std::move(records), clock_->Now(), options_.bulk,
+                               commit);
   SetActivity("");
   LINKD_RETURN_IF_ERROR(stats.status());
-  if (records.empty()) {
+  if (none) {
     LINKD_RETURN_IF_ERROR(commit(store_->NewBatch(), 0));
   }
+  stats->prepare_seconds = prepare_seconds;
   util::Log(
       util::LogLevel::kInfo,
       absl::StrFormat("bulk linked %d records: prepare %.1fs, blocking %.1fs "

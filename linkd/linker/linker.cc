@@ -958,7 +958,18 @@ absl::StatusOr<std::vector<LinkOutcome>> Linker::Link(
   return outcomes;
 }
 
-absl::StatusOr<BulkStats> Linker::LinkBulk(absl::Span<const BulkRecord> records,
+absl::StatusOr<BulkRecord> Linker::PrepareBulk(
+    std::string_view record_key, const v1::EncodedIdentity& identity,
+    uint64_t revision) const {
+  BulkRecord r;
+  r.record_key = std::string(record_key);
+  r.revision = revision;
+  LINKD_RETURN_IF_ERROR(matcher::Decode(identity, &r.decoded));
+  index_->keys()->Keys(identity, &r.keys);
+  return r;
+}
+
+absl::StatusOr<BulkStats> Linker::LinkBulk(std::vector<BulkRecord> records,
                                            absl::Time now,
                                            const BulkOptions& options,
                                            BulkCommit commit) {
@@ -966,20 +977,23 @@ absl::StatusOr<BulkStats> Linker::LinkBulk(absl::Span<const BulkRecord> records,
   // Records already in the index are candidates too; skip reading it when
   // nothing was ever linked.
   LINKD_ASSIGN_OR_RETURN(LinkStats before, Stats());
+  std::vector<std::vector<blocking::BlockingKey>> keys(records.size());
+  for (size_t i = 0; i < records.size(); ++i)
+    keys[i] = std::move(records[i].keys);
   internal::BulkScores scores;
-  LINKD_RETURN_IF_ERROR(
-      internal::ScoreBulk(records, *index_, store_, *model, options_.candidates,
-                          before.active_suis > 0, options.threads, &scores));
+  LINKD_RETURN_IF_ERROR(internal::ScoreBulk(
+      records, keys, *index_, store_, *model, options_.candidates,
+      before.active_suis > 0, options.threads, &scores));
 
   const auto start = std::chrono::steady_clock::now();
   // The run's index entries first, as table files: far cheaper than
   // batches, and harmless should the links below never be committed.
   {
-    std::vector<std::string_view> keys;
-    keys.reserve(records.size());
-    for (const BulkRecord& r : records) keys.push_back(r.record_key);
-    LINKD_RETURN_IF_ERROR(index_->BulkAdd(keys, scores.keys, options.threads));
-    std::vector<std::vector<blocking::BlockingKey>>().swap(scores.keys);
+    std::vector<std::string_view> record_keys;
+    record_keys.reserve(records.size());
+    for (const BulkRecord& r : records) record_keys.push_back(r.record_key);
+    LINKD_RETURN_IF_ERROR(index_->BulkAdd(record_keys, keys, options.threads));
+    std::vector<std::vector<blocking::BlockingKey>>().swap(keys);
   }
   scores.stats.index_seconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - start)
@@ -988,7 +1002,7 @@ absl::StatusOr<BulkStats> Linker::LinkBulk(absl::Span<const BulkRecord> records,
   Run run(this, model.get(), now, &batch);
   const size_t per_batch = std::max<size_t>(1, options.records_per_batch);
   for (size_t i = 0; i < records.size(); ++i) {
-    Run::ScoredInput in{records[i].record_key, &scores.decoded[i],
+    Run::ScoredInput in{records[i].record_key, &records[i].decoded,
                         /*keys=*/nullptr, records[i].revision, scores.of(i)};
     LINKD_RETURN_IF_ERROR(run.LinkScored(in).status());
     if ((i + 1) % per_batch == 0 || i + 1 == records.size()) {

@@ -112,11 +112,14 @@ struct ScoredCandidate {
   bool conflict = false;
 };
 
-// A record for LinkBulk: stored, never linked before.
+// A record for LinkBulk: stored, never linked before, prepared from its
+// stored identity by Linker::PrepareBulk (decoded for comparison, its
+// blocking keys derived), so that the protos need not stay in memory.
 struct BulkRecord {
-  std::string_view record_key;
-  const v1::EncodedIdentity* identity = nullptr;
+  std::string record_key;
   uint64_t revision = 1;
+  matcher::DecodedIdentity decoded;
+  std::vector<blocking::BlockingKey> keys;
 };
 
 struct BulkOptions {
@@ -196,9 +199,15 @@ class Linker {
   // Returns the run's figures, or the first error (Store, DATA_LOSS for a
   // malformed record, or the callback's); records committed before it stay
   // linked. Writer only, like Link.
-  absl::StatusOr<BulkStats> LinkBulk(absl::Span<const BulkRecord> records,
+  absl::StatusOr<BulkStats> LinkBulk(std::vector<BulkRecord> records,
                                      absl::Time now, const BulkOptions& options,
                                      BulkCommit commit);
+
+  // A BulkRecord of a stored record. INVALID_ARGUMENT (from Decode) for a
+  // malformed identity. Thread-safe.
+  absl::StatusOr<BulkRecord> PrepareBulk(std::string_view record_key,
+                                         const v1::EncodedIdentity& identity,
+                                         uint64_t revision) const;
 
   // The current SUI of a record, or nullopt if the record is not linked.
   absl::StatusOr<std::optional<Sui>> Resolve(

@@ -88,32 +88,20 @@ class IndexCandidates {
 
 }  // namespace
 
-absl::Status ScoreBulk(absl::Span<const BulkRecord> records,
-                       const blocking::BlockingIndex& index,
-                       store::Store* store, const matcher::Model& model,
-                       const blocking::CandidateLimits& limits, bool use_index,
-                       int threads, BulkScores* out) {
+absl::Status ScoreBulk(
+    absl::Span<const BulkRecord> records,
+    absl::Span<const std::vector<blocking::BlockingKey>> keys,
+    const blocking::BlockingIndex& index, store::Store* store,
+    const matcher::Model& model, const blocking::CandidateLimits& limits,
+    bool use_index, int threads, BulkScores* out) {
   const size_t n = records.size();
   const int slices = std::max(1, threads);
   out->stats.records = n;
 
-  auto t = Clock::now();
-  out->decoded.assign(n, {});
-  out->keys.assign(n, {});
   std::vector<absl::Status> errors(static_cast<size_t>(slices));
-  util::ParallelFor(n, slices, [&](size_t b, size_t e, size_t slice) {
-    for (size_t i = b; i < e; ++i) {
-      absl::Status s = matcher::Decode(*records[i].identity, &out->decoded[i]);
-      if (!s.ok() && errors[slice].ok()) errors[slice] = std::move(s);
-      index.keys()->Keys(*records[i].identity, &out->keys[i]);
-    }
-  });
-  for (const absl::Status& s : errors) LINKD_RETURN_IF_ERROR(s);
-  out->stats.prepare_seconds = Since(t);
-
-  t = Clock::now();
+  auto t = Clock::now();
   const blocking::EarlierCandidates earlier =
-      blocking::FindEarlierCandidates(out->keys, limits.max_block_size, slices);
+      blocking::FindEarlierCandidates(keys, limits.max_block_size, slices);
   out->stats.candidate_pairs = earlier.earlier.size();
   out->stats.oversize_skips = earlier.oversize_skips;
   out->stats.block_seconds = Since(t);
@@ -143,7 +131,7 @@ absl::Status ScoreBulk(absl::Span<const BulkRecord> records,
     matcher::ComparisonVector v;
     auto consider = [&](size_t i, std::string_view key,
                         const matcher::DecodedIdentity& other) {
-      matcher::Compare(out->decoded[i], other, opts, &v);
+      matcher::Compare(records[i].decoded, other, opts, &v);
       const double w = LinkWeight(model, v);
       if (w >= lower || v.hard_conflict()) {
         part.kept.push_back(ScoredCandidate{key, w, v.hard_conflict()});
@@ -153,7 +141,7 @@ absl::Status ScoreBulk(absl::Span<const BulkRecord> records,
     for (size_t i = b; i < e; ++i) {
       if (indexed.has_value()) {
         from_index.clear();
-        absl::Status s = indexed->Find(out->keys[i], &from_index);
+        absl::Status s = indexed->Find(keys[i], &from_index);
         if (!s.ok()) {
           if (errors[slice].ok()) errors[slice] = std::move(s);
           return;
@@ -162,7 +150,7 @@ absl::Status ScoreBulk(absl::Span<const BulkRecord> records,
         for (const auto& [key, d] : from_index) consider(i, key, *d);
       }
       for (uint32_t a : earlier.of(i)) {
-        consider(i, records[a].record_key, out->decoded[a]);
+        consider(i, records[a].record_key, records[a].decoded);
       }
     }
   });

@@ -20,8 +20,6 @@
 namespace linkd::linker::internal {
 
 struct BulkScores {
-  std::vector<matcher::DecodedIdentity> decoded;
-  std::vector<std::vector<blocking::BlockingKey>> keys;
   // Record i's candidates are candidates[offsets[i] .. offsets[i + 1]).
   std::vector<uint64_t> offsets;
   std::vector<ScoredCandidate> candidates;
@@ -41,11 +39,13 @@ struct BulkScores {
 // records in `index`. Keeps the pairs that can change a decision: those with
 // a hard conflict and those weighing at least the model's lower threshold.
 // DATA_LOSS for a malformed record, or a Store error.
-absl::Status ScoreBulk(absl::Span<const BulkRecord> records,
-                       const blocking::BlockingIndex& index,
-                       store::Store* store, const matcher::Model& model,
-                       const blocking::CandidateLimits& limits, bool use_index,
-                       int threads, BulkScores* out);
+// `keys[i]` are the blocking keys of records[i].
+absl::Status ScoreBulk(
+    absl::Span<const BulkRecord> records,
+    absl::Span<const std::vector<blocking::BlockingKey>> keys,
+    const blocking::BlockingIndex& index, store::Store* store,
+    const matcher::Model& model, const blocking::CandidateLimits& limits,
+    bool use_index, int threads, BulkScores* out);
 
 }  // namespace linkd::linker::internal
 
