@@ -113,4 +113,22 @@ absl::Status ConsentStore::AddFacts(absl::Span<const uint64_t> suis,
   return absl::OkStatus();
 }
 
+absl::StatusOr<std::vector<uint64_t>> ConsentStore::SuisWithRecords() const {
+  std::vector<uint64_t> out;
+  const std::string prefix = store::KeyBuilder().AddU8(kTagRecord).key();
+  LINKD_RETURN_IF_ERROR(store_->ScanPrefix(
+      store::Cf::kConsent, prefix,
+      [&](std::string_view key, std::string_view) -> absl::StatusOr<bool> {
+        absl::StatusOr<store::KeyReader> reader = store::KeyReader::Create(key);
+        if (!reader.ok() || !reader->ReadU8().ok()) {
+          return absl::DataLossError("malformed consent key");
+        }
+        absl::StatusOr<uint64_t> sui = reader->ReadU64();
+        if (!sui.ok()) return absl::DataLossError("malformed consent key");
+        if (out.empty() || out.back() != *sui) out.push_back(*sui);
+        return true;
+      }));
+  return out;
+}
+
 }  // namespace linkd::consent

@@ -45,6 +45,12 @@ class ConsentStore {
   absl::Status AddFacts(absl::Span<const uint64_t> suis, absl::Time at,
                         policy::SubjectFacts* facts) const;
 
+  // Every SUI with at least one record, ascending (one scan of the family's
+  // keys; values are not read): lets a bulk use such as a research release
+  // look up the facts of the few children who have records instead of
+  // every child's. DATA_LOSS for a malformed key.
+  absl::StatusOr<std::vector<uint64_t>> SuisWithRecords() const;
+
  private:
   store::Store* const store_;
 };

@@ -15,6 +15,7 @@
 #include "absl/time/clock.h"
 #include "grpcpp/client_context.h"
 #include "linkd/ctl/cli.h"
+#include "linkd/ctl/extract_commands.h"
 #include "linkd/ctl/governance_commands.h"
 #include "linkd/ctl/linkage_commands.h"
 #include "linkd/ctl/notification_commands.h"
@@ -90,6 +91,54 @@ Commands:
       Every use of one child's data: a subject access report.
   audit checkpoint [--fresh] [--out FILE]
       A signed checkpoint of the log, to keep as a witness.
+  project register --id ID --title TEXT --public-key FILE --ethics REF
+                   --dpa REF --fields F1,F2,... --period-start DATE
+                   --period-end DATE --end-date DATE [--purposes P1,P2]
+      Register (or re-register, as a new version) a research project: its
+      organisation is research/ID, FILE the researcher's public key (from
+      extract keygen), fields what its extracts may contain (a subset of
+      project_pseudonym, event_type, event_date, year_group, sen_status,
+      fsm_eligible, ethnicity_code, la_code, birth_month). IG officers.
+  project list [--format text|json]
+      Projects, and linkd's release signing key to pin with extract open.
+  extract keygen --public-key FILE --secret-key FILE
+      A researcher key pair (no daemon needed). Give the public file to the
+      IG team; keep the secret one (mode 0600) to open extracts.
+  extract request --project ID --kind journey|aggregate --fields F1,F2
+                  [--event-types T1,T2] [--from DATE] [--to DATE]
+                  [--sources S1,S2] [--coarsen FIELD=HOW,...]
+                  [--journey-from DATE] [--journey-to DATE]
+                  [--journey-event-types T1,T2] [--justification TEXT]
+      Ask for an extract (the project's own certificate). The cohort is the
+      children with an event of the types (suspension,
+      permanent_exclusion, removed_from_roll, child_missing_education,
+      in_year_admission, child_in_need_plan_start|_end,
+      child_protection_plan_start|_end, looked_after_start|_end) or an
+      episode open in the range (social_care_episode, child_in_need_plan,
+      child_protection_plan, looked_after) between --from and --to,
+      reported by --sources; without event types or dates, the children
+      with a record from --sources. HOW is day|month|quarter|year|
+      academic_year for event_date and birth_month, ethnicity_major_group
+      for ethnicity_code, year_group_key_stage for year_group. A journey
+      lists each child's events; an aggregate counts children by one or
+      two attributes (cells under 10 suppressed).
+  extract list [--project ID] [--id N] [--format text|json]
+      Requests with their state and hash (IG officers see every request
+      and the number of children removed for objections).
+  extract approve ID --reason TEXT [--hash HEX]
+  extract refuse ID --reason TEXT [--hash HEX]
+      Decide a request (an IG officer of another organisation than the
+      requester's). The decision binds the request's hash: --hash pins the
+      one you reviewed, else the current one is shown and used.
+  extract fetch ID [--out-dir DIR]
+      Download a released extract and its manifest into DIR (default .).
+      linkd keeps it only until it is downloaded.
+  extract open --key SECRET_KEY_FILE [--signer HEX|FILE] [--manifest FILE]
+               [--out FILE] FILE
+      Verify a downloaded extract (manifest signature, file hash, every
+      chunk, the end, the row count) and write its CSV to stdout or FILE.
+      --signer pins linkd's release signing key (project list shows it);
+      without it the manifest is checked against the key it names itself.
   notifications watch [--format text|jsonl] [--count N] [--wait SECONDS]
                       [--no-ack]
       Print the notifications routed to your organisation (the one your
@@ -108,7 +157,7 @@ Global options (before the command):
                        the CA that signed linkd's certificate.
 Exit status: 0 success; 1 failure (connection, unreadable file);
 2 usage error; 3 finished but some items were rejected; 4 the audit log
-failed verification.
+or an extract failed verification.
 )";
 
 int RunSubmit(const Connection& c, std::vector<std::string> args) {
@@ -292,6 +341,8 @@ int main(int argc, char** argv) {
   if (command == "policy") return linkd::ctl::RunPolicy(c, rest);
   if (command == "consent") return linkd::ctl::RunConsent(c, rest);
   if (command == "audit") return linkd::ctl::RunAudit(c, rest);
+  if (command == "project") return linkd::ctl::RunProject(c, rest);
+  if (command == "extract") return linkd::ctl::RunExtract(c, rest);
   if (command == "notifications") {
     return linkd::ctl::RunNotifications(c, rest);
   }

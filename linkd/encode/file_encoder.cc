@@ -133,8 +133,8 @@ absl::Status AddAttributes(const std::vector<AttrColumn>& attrs,
       return absl::InvalidArgumentError(absl::StrCat(
           "row ", row_no, ": column \"", a.column, "\" (attribute ", a.name,
           ") holds what looks like ", std::string(IdentifierLikeName(like)),
-          ", not a ", a.name,
-          " code; attributes never carry identifiers: check the --attr "
+          ", not a code of the attribute; attributes never carry identifiers: "
+          "check the --attr "
           "mapping (nothing of this row was written)"));
     }
     ++summary->dropped_fields[{a.name, std::string(check.message())}];

@@ -113,6 +113,25 @@ absl::StatusOr<uint64_t> EventStore::LastSeq() const {
   return last;
 }
 
+absl::Status EventStore::ForEachEvent(
+    absl::FunctionRef<absl::StatusOr<bool>(const StoredEvent& event)> fn,
+    const store::Snapshot* snapshot) const {
+  store::ScanOptions options;
+  options.snapshot = snapshot;
+  options.fill_cache = false;
+  StoredEvent event;
+  return store_->ScanPrefix(
+      store::Cf::kEvents, store::KeyBuilder().AddU8(kEventTag).key(),
+      [&](std::string_view, std::string_view value) -> absl::StatusOr<bool> {
+        if (!event.ParseFromArray(value.data(),
+                                  static_cast<int>(value.size()))) {
+          return absl::DataLossError("events: a stored event does not parse");
+        }
+        return fn(event);
+      },
+      options);
+}
+
 absl::StatusOr<std::optional<StoredEvent>> EventStore::Find(
     std::string_view source, std::string_view event_id) const {
   LINKD_ASSIGN_OR_RETURN(

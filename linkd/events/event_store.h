@@ -68,6 +68,13 @@ class EventStore {
       std::string_view source, std::string_view event_id) const;
   // The event with sequence number `seq`, or nullopt.
   absl::StatusOr<std::optional<StoredEvent>> Get(uint64_t seq) const;
+  // Visits every stored event in seq order, at `snapshot` when not null
+  // (bulk readers such as a research release; without filling the block
+  // cache). Return true to go on, false to stop, or an error to abort.
+  // DATA_LOSS for a malformed event.
+  absl::Status ForEachEvent(
+      absl::FunctionRef<absl::StatusOr<bool>(const StoredEvent& event)> fn,
+      const store::Snapshot* snapshot = nullptr) const;
 
   // Adds a new event (its seq set) to `batch`: its body, the idempotency
   // and per-record indexes and its route-queue entry.

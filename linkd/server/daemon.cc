@@ -23,12 +23,17 @@
 #include "linkd/audit/signer.h"
 #include "linkd/blocking/blocking_index.h"
 #include "linkd/consent/consent_store.h"
+#include "linkd/extract/pseudonym.h"
+#include "linkd/extract/signing_key.h"
 #include "linkd/ingest/ingest_pipeline.h"
 #include "linkd/linker/linker.h"
 #include "linkd/notify/dispatcher.h"
 #include "linkd/notify/outbox.h"
 #include "linkd/notify/router.h"
+#include "linkd/research/event_scan.h"
+#include "linkd/research/project_store.h"
 #include "linkd/server/admin_service.h"
+#include "linkd/server/extract_service.h"
 #include "linkd/server/governance.h"
 #include "linkd/server/governance_service.h"
 #include "linkd/server/ingest_service.h"
@@ -212,6 +217,11 @@ struct Daemon::State {
   std::unique_ptr<Governance> governance;
   std::unique_ptr<consent::ConsentStore> consents;
   std::unique_ptr<GovernanceServiceImpl> governance_service;
+  std::optional<extract::ReleaseKey> release_key;
+  std::optional<extract::SigningKey> release_signing_key;
+  std::unique_ptr<research::ProjectStore> projects;
+  std::unique_ptr<events::EventStore> events;
+  std::unique_ptr<ExtractServiceImpl> extract_service;
   std::unique_ptr<store::RecordStore> records;
   std::unique_ptr<blocking::KeyGenerator> blocking_keys;
   std::unique_ptr<blocking::BlockingIndex> blocking_index;
@@ -254,6 +264,12 @@ absl::StatusOr<std::unique_ptr<Daemon>> Daemon::Start(DaemonOptions options) {
   if (options.policy_dir.empty()) options.policy_dir = DefaultPolicyDir();
   if (options.audit_key.empty()) {
     options.audit_key = options.data_dir + "/audit-signing.key";
+  }
+  if (options.release_key.empty()) {
+    options.release_key = options.data_dir + "/release.key";
+  }
+  if (options.release_signing_key.empty()) {
+    options.release_signing_key = options.data_dir + "/release-signing.key";
   }
   auto state = std::make_unique<State>();
   state->options = options;
@@ -361,6 +377,27 @@ absl::StatusOr<std::unique_ptr<Daemon>> Daemon::Start(DaemonOptions options) {
   state->governance_service = std::make_unique<GovernanceServiceImpl>(
       state->store.get(), state->linker.get(), state->consents.get(),
       governance, &*state->signer, options.data_dir);
+  // Research extracts.
+  LINKD_ASSIGN_OR_RETURN(
+      extract::ReleaseKey release_key,
+      extract::ReleaseKey::LoadOrCreate(options.release_key));
+  state->release_key.emplace(std::move(release_key));
+  LINKD_ASSIGN_OR_RETURN(
+      extract::SigningKey release_signing_key,
+      extract::SigningKey::LoadOrCreate(options.release_signing_key));
+  state->release_signing_key.emplace(std::move(release_signing_key));
+  LINKD_ASSIGN_OR_RETURN(state->projects,
+                         research::ProjectStore::Open(state->store.get()));
+  state->events = std::make_unique<events::EventStore>(state->store.get());
+  ExtractServiceOptions extract_options;
+  extract_options.extracts_dir = options.data_dir + "/extracts";
+  extract_options.clock = options.clock;
+  state->extract_service = std::make_unique<ExtractServiceImpl>(
+      state->store.get(), state->linker.get(), state->records.get(),
+      state->consents.get(), state->projects.get(),
+      research::EventStoreScan(state->events.get()), &*state->release_key,
+      &*state->release_signing_key, governance, extract_options);
+  LINKD_RETURN_IF_ERROR(state->extract_service->Start());
 
   grpc::EnableDefaultHealthCheckService(true);
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
@@ -376,6 +413,7 @@ absl::StatusOr<std::unique_ptr<Daemon>> Daemon::Start(DaemonOptions options) {
   builder.RegisterService(state->admin_service.get());
   builder.RegisterService(state->linkage_service.get());
   builder.RegisterService(state->governance_service.get());
+  builder.RegisterService(state->extract_service.get());
   builder.RegisterService(state->notification_service.get());
   state->server = builder.BuildAndStart();
   if (state->server == nullptr || port == 0) {
@@ -417,6 +455,7 @@ void Daemon::Shutdown() {
   state_->server->Wait();
   state_->server.reset();
   state_->governance_service.reset();  // finishes a verification in progress
+  state_->extract_service.reset();     // finishes a release in progress
   state_->pipeline.reset();            // applies every queued batch, then joins
   state_->notification_service.reset();  // finishes queued acknowledgements
   state_->router.reset();                // finishes the group it is routing
@@ -434,6 +473,7 @@ void Daemon::Shutdown() {
   state_->outbox.reset();
   state_->linker.reset();
   state_->blocking_index.reset();
+  state_->projects.reset();
   state_->records.reset();
   state_->consents.reset();
   state_->governance.reset();

@@ -44,6 +44,15 @@ struct DaemonOptions {
   std::string audit_key;
   // A signed checkpoint is stored every this many audit entries.
   uint64_t checkpoint_interval = 10000;
+  // Research extracts: the release key K_res (per-project pseudonyms) and
+  // linkd's release signing key (Ed25519, signs every extract manifest),
+  // both created on first start (mode 0600). Default:
+  // <data_dir>/release.key and <data_dir>/release-signing.key. Back both up
+  // with the release component: a lost release key means new pseudonyms
+  // for every project. Released extracts wait, encrypted, in
+  // <data_dir>/extracts until downloaded.
+  std::string release_key;
+  std::string release_signing_key;
   // The IG team told when a notification turns out to have gone to the
   // wrong recipient (e.g. "la/999-ig"); empty: such findings are audited
   // only.
