@@ -91,5 +91,26 @@ TEST_F(RecordAttributesTest, StoredAndUpdatedWithHistory) {
   EXPECT_EQ(Ingest(v3, kT0 + absl::Hours(2)).result, IngestResult::kUpdated);
 }
 
+TEST_F(RecordAttributesTest, ARecordWithoutAttributesKeepsTheStoredOnes) {
+  EncodedRecord census = gen_.Record("school/100001", "p1");
+  (*census.mutable_attributes())["year_group"] = "7";
+  EXPECT_EQ(Ingest(census, kT0).result, IngestResult::kAccepted);
+  // The same record as it comes with an event: no attributes sent.
+  EncodedRecord with_event = census;
+  with_event.mutable_attributes()->clear();
+  EXPECT_EQ(Ingest(with_event, kT0 + absl::Hours(1)).result,
+            IngestResult::kUnchanged);
+  // A changed identity without attributes: an update that keeps them.
+  with_event.mutable_identity()->set_postcode_unit(gen_.Bytes(32));
+  EXPECT_EQ(Ingest(with_event, kT0 + absl::Hours(2)).result,
+            IngestResult::kUpdated);
+  absl::StatusOr<std::optional<StoredRecord>> cur =
+      records_->Get("school/100001", "p1");
+  ASSERT_THAT(cur, IsOk());
+  ASSERT_TRUE(cur->has_value());
+  EXPECT_THAT((*cur)->attributes(),
+              UnorderedElementsAre(Pair("year_group", "7")));
+}
+
 }  // namespace
 }  // namespace linkd::store

@@ -252,9 +252,13 @@ absl::StatusOr<std::vector<IngestOutcome>> RecordStore::Stage(
       outcomes.push_back({IngestResult::kAccepted, 1});
       continue;
     }
+    // No attributes at all means none were sent (e.g. the record that comes
+    // with an event): the stored ones stay.
+    const bool attributes_sent = !rec.attributes().empty();
     if (SerializeIdentity(cur->identity()) ==
             SerializeIdentity(rec.identity()) &&
-        SameAttributes(cur->attributes(), rec.attributes())) {
+        (!attributes_sent ||
+         SameAttributes(cur->attributes(), rec.attributes()))) {
       outcomes.push_back({IngestResult::kUnchanged, cur->revision()});
       continue;
     }
@@ -265,7 +269,7 @@ absl::StatusOr<std::vector<IngestOutcome>> RecordStore::Stage(
     d.AddFields(cur->identity(), -1);
     d.AddFields(rec.identity(), +1);
     *cur->mutable_identity() = rec.identity();
-    *cur->mutable_attributes() = rec.attributes();
+    if (attributes_sent) *cur->mutable_attributes() = rec.attributes();
     cur->set_revision(cur->revision() + 1);
     cur->set_stored_micros(now_micros);
     dirty[u] = true;

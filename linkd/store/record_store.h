@@ -36,7 +36,9 @@ enum class IngestResult : uint8_t {
   kUnchanged,  // identity and attributes identical to the stored ones:
                // nothing written
   kUpdated,    // identity or attributes differ: previous revision moved to
-               // history
+               // history. A record sent without any attribute keeps the
+               // stored ones (none were sent, e.g. with an event); one with
+               // attributes replaces the whole set.
 };
 
 struct IngestOutcome {
