@@ -17,3 +17,9 @@ echo "== Dice kernel"
 echo
 echo "== blocking pair completeness"
 "$bin/blocking_bench"
+echo
+echo "== research extract: release and open (100k children with journeys)"
+"$bin/extract_bench"
+echo
+echo "== research extract through the daemon (100k children with journeys)"
+"$bin/extract_daemon_bench"
