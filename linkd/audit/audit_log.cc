@@ -283,7 +283,9 @@ absl::StatusOr<AppendResult> AuditLog::AppendAndCommit(
   // leaf, subject, time and node keys alternate).
   std::vector<std::pair<std::string, std::string>> puts;
   puts.reserve(entries.size() * 4 + 4);
-  absl::flat_hash_set<std::string_view> suis;
+  // Owns its strings: a record's subject name is built per record, and a
+  // view of it would dangle once the next one is built.
+  absl::flat_hash_set<std::string> suis;
   for (const v1::AuditEntry& given : entries) {
     const uint64_t seq = next.size;
     std::string bytes;
@@ -306,8 +308,10 @@ absl::StatusOr<AppendResult> AuditLog::AppendAndCommit(
       }
     }
     for (const v1::RecordRef& r : given.records()) {
-      std::string subject = RecordSubject(r.source(), r.record_id());
-      if (suis.insert(subject).second) {
+      const auto [it, inserted] =
+          suis.insert(RecordSubject(r.source(), r.record_id()));
+      const std::string& subject = *it;
+      if (inserted) {
         puts.emplace_back(fmt::SubjectKey(subject, seq), "");
       }
     }

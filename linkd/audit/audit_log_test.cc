@@ -300,6 +300,31 @@ TEST_F(AuditLogTest, SubjectAccess) {
               StatusIs(absl::StatusCode::kCancelled));
 }
 
+// An ingest batch's entry names a thousand records: every one of them is
+// indexed for subject access (the names of records were once kept as views
+// of strings freed between records, so some were taken for duplicates).
+TEST_F(AuditLogTest, EveryRecordOfABatchEntryIsIndexed) {
+  v1::AuditEntry e = MakeEntry(0);
+  e.clear_suis();
+  constexpr int kRecords = 1000;
+  for (int i = 0; i < kRecords; ++i) {
+    v1::RecordRef* r = e.add_records();
+    r->set_source("school_census");
+    r->set_record_id(absl::StrCat("P", 100000 + i));  // all the same length
+  }
+  e.add_records()->CopyFrom(e.records(0));  // listed twice: indexed once
+  ASSERT_THAT(log_->AppendAndCommit(store_->NewBatch(), e), IsOk());
+  int missing = 0;
+  for (int i = 0; i < kRecords; ++i) {
+    absl::StatusOr<std::vector<LoggedEntry>> got =
+        log_->Subject(AuditLog::RecordSubject("school_census",
+                                              absl::StrCat("P", 100000 + i)));
+    ASSERT_THAT(got, IsOk());
+    if (got->size() != 1) ++missing;
+  }
+  EXPECT_EQ(missing, 0);
+}
+
 TEST_F(AuditLogTest, SubjectAccessSpansManyFetchChunks) {
   std::vector<v1::AuditEntry> entries;
   for (int i = 0; i < 700; ++i) {
