@@ -427,6 +427,7 @@ int Fetch(const Connection& c, const Args& a) {
       expected = h.file_size();
       std::ofstream manifest(extract::ManifestPathFor(path),
                              std::ios::binary | std::ios::trunc);
+      ::chmod(extract::ManifestPathFor(path).c_str(), 0600);
       manifest << h.manifest();
       if (!manifest) {
         absl::FPrintF(stderr, "linkctl: extract fetch: cannot write %s\n",

@@ -1,5 +1,7 @@
 #include "linkd/notify/dispatcher.h"
 
+#include <algorithm>
+#include <deque>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
@@ -34,6 +36,8 @@ absl::StatusOr<uint64_t> Dispatcher::Subscribe(const std::string& recipient,
   sub.recipient = recipient;
   sub.subscriber = subscriber;
   sub.entry = std::move(entry);
+  by_recipient_[recipient].push_back(handle);
+  MarkReadyLocked(handle, &sub);  // its backlog
   return handle;
 }
 
@@ -47,6 +51,7 @@ bool Dispatcher::WriteDone(uint64_t handle, bool ok) {
     sub.finished = true;
     return true;
   }
+  MarkReadyLocked(handle, &sub);
   return false;
 }
 
@@ -65,19 +70,37 @@ bool Dispatcher::Cancel(uint64_t handle) {
 
 void Dispatcher::Unsubscribe(uint64_t handle) {
   absl::MutexLock lock(&mu_);
-  subs_.erase(handle);
+  auto it = subs_.find(handle);
+  if (it == subs_.end()) return;
+  auto r = by_recipient_.find(it->second.recipient);
+  if (r != by_recipient_.end()) {
+    std::vector<uint64_t>& handles = r->second;
+    handles.erase(std::remove(handles.begin(), handles.end(), handle),
+                  handles.end());
+    if (handles.empty()) by_recipient_.erase(r);
+  }
+  subs_.erase(it);  // a stale entry in ready_ is skipped
 }
 
 void Dispatcher::Published(const std::vector<std::string>& recipients) {
   absl::MutexLock lock(&mu_);
-  for (auto& [handle, sub] : subs_) {
-    for (const std::string& r : recipients) {
-      if (sub.recipient == r) {
-        sub.dirty = true;
-        ++sub.generation;
-        break;
-      }
+  for (const std::string& r : recipients) {
+    auto it = by_recipient_.find(r);
+    if (it == by_recipient_.end()) continue;
+    for (uint64_t handle : it->second) {
+      Sub& sub = subs_.at(handle);
+      sub.dirty = true;
+      ++sub.generation;
+      MarkReadyLocked(handle, &sub);
     }
+  }
+}
+
+void Dispatcher::MarkReadyLocked(uint64_t handle, Sub* sub) {
+  if (sub->dirty && !sub->writing && !sub->finished && !sub->cancelled &&
+      !sub->queued) {
+    sub->queued = true;
+    ready_.push_back(handle);
   }
 }
 
@@ -105,15 +128,6 @@ size_t Dispatcher::subscriptions() const {
   return subs_.size();
 }
 
-bool Dispatcher::HasWorkLocked() const {
-  for (const auto& [handle, sub] : subs_) {
-    if (sub.dirty && !sub.writing && !sub.finished && !sub.cancelled) {
-      return true;
-    }
-  }
-  return false;
-}
-
 void Dispatcher::Loop() {
   for (;;) {
     std::vector<Work> work;
@@ -121,11 +135,17 @@ void Dispatcher::Loop() {
       absl::MutexLock lock(&mu_);
       mu_.Await(absl::Condition(
           +[](Dispatcher* d) ABSL_EXCLUSIVE_LOCKS_REQUIRED(d->mu_) {
-            return d->exit_ || (!d->stopping_ && d->HasWorkLocked());
+            return d->exit_ || (!d->stopping_ && !d->ready_.empty());
           },
           this));
       if (exit_) return;
-      for (auto& [handle, sub] : subs_) {
+      std::deque<uint64_t> ready;
+      ready.swap(ready_);
+      for (uint64_t handle : ready) {
+        auto it = subs_.find(handle);
+        if (it == subs_.end()) continue;  // gone meanwhile
+        Sub& sub = it->second;
+        sub.queued = false;
         if (!sub.dirty || sub.writing || sub.finished || sub.cancelled) {
           continue;
         }
@@ -206,6 +226,7 @@ void Dispatcher::Loop() {
         if (!w.more && sub.generation == w.generation) sub.dirty = false;
         if (w.message.notifications_size() == 0) {
           sub.writing = false;
+          MarkReadyLocked(w.handle, &sub);  // published meanwhile
           if ((sub.cancelled || stopping_) && !sub.finished) {
             sub.finished = true;
             stop.emplace_back(

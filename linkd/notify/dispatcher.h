@@ -13,6 +13,7 @@
 #define LINKD_NOTIFY_DISPATCHER_H_
 
 #include <cstdint>
+#include <deque>
 #include <memory>
 #include <string>
 #include <thread>
@@ -100,6 +101,7 @@ class Dispatcher {
     bool writing = false;  // the write slot is held
     bool cancelled = false;
     bool finished = false;  // Stop or Finish has been or is being called
+    bool queued = false;    // in ready_
   };
   struct Work {
     uint64_t handle;
@@ -114,7 +116,10 @@ class Dispatcher {
   };
 
   void Loop();
-  bool HasWorkLocked() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Queues `sub` for the dispatcher if it has something to send and its
+  // write slot is free.
+  void MarkReadyLocked(uint64_t handle, Sub* sub)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   store::Store* const store_;
   const Outbox* const outbox_;
@@ -123,6 +128,11 @@ class Dispatcher {
 
   mutable absl::Mutex mu_;
   absl::flat_hash_map<uint64_t, Sub> subs_ ABSL_GUARDED_BY(mu_);
+  absl::flat_hash_map<std::string, std::vector<uint64_t>> by_recipient_
+      ABSL_GUARDED_BY(mu_);
+  // Subscriptions with something to send and a free write slot, so that
+  // one publish costs its recipient's subscriptions, not all of them.
+  std::deque<uint64_t> ready_ ABSL_GUARDED_BY(mu_);
   uint64_t next_handle_ ABSL_GUARDED_BY(mu_) = 1;
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;
   bool exit_ ABSL_GUARDED_BY(mu_) = false;

@@ -249,9 +249,7 @@ void Router::Loop() {
       mu_.AwaitWithTimeout(absl::Condition(&stop), absl::Seconds(1));
       continue;
     }
-    if (routed > 0) continue;  // more may be ready at once
-
-    // Housekeeping, between groups.
+    // Housekeeping, between groups, when due (also under a steady load).
     const absl::Time now = options_.clock->Now();
     if (now - last_expiry_ >= options_.expiry_interval) {
       last_expiry_ = now;
@@ -272,7 +270,7 @@ void Router::Loop() {
       const size_t budget = std::min<size_t>(
           kMaxVerifyStep,
           static_cast<size_t>(secs * options_.verify_per_second));
-      if (budget >= 100 || secs >= 1.0) {
+      if (secs >= 0.25) {
         last_verify_ = now;
         bool wrapped = false;
         absl::StatusOr<size_t> n =
@@ -284,6 +282,7 @@ void Router::Loop() {
         }
       }
     }
+    if (routed > 0) continue;  // more may be ready at once
 
     if (blocked_on > 0) {
       // The next event waits for its record to be linked.

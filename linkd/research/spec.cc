@@ -62,6 +62,12 @@ bool Contains(const google::protobuf::RepeatedPtrField<std::string>& list,
   return std::find(list.begin(), list.end(), v) != list.end();
 }
 
+// A field's name for a message: only names of the policy vocabulary are
+// echoed (anything else could be whatever was typed).
+std::string Named(const std::string& f) {
+  return policy::IsKnownField(f) ? f : std::string("a field");
+}
+
 // A source name as ingest accepts it (linkd/ingest/validate.cc).
 bool IsSourceName(const std::string& s) {
   if (s.empty() || s.size() > 128) return false;
@@ -234,8 +240,8 @@ absl::Status ValidateProject(const v1::Project& p,
     const policy::PurposeInfo* info = policy.FindPurpose(id);
     if (info == nullptr) {
       return absl::InvalidArgumentError(
-          absl::StrCat("project.approved_purposes: ", id,
-                       " is not a purpose of policy ", policy.version()));
+          absl::StrCat("project.approved_purposes: a purpose that policy ",
+                       policy.version(), " does not have"));
     }
     purposes.push_back(info);
   }
@@ -245,12 +251,12 @@ absl::Status ValidateProject(const v1::Project& p,
   std::set<std::string> seen;
   for (const std::string& f : p.approved_fields()) {
     if (!seen.insert(f).second) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("project.approved_fields: ", f, " is listed twice"));
+      return absl::InvalidArgumentError(absl::StrCat(
+          "project.approved_fields: ", Named(f), " is listed twice"));
     }
     if (!policy::IsKnownField(f)) {
       return absl::InvalidArgumentError(
-          absl::StrCat("project.approved_fields: ", f, " is not a field"));
+          "project.approved_fields: names something that is not a field");
     }
     const bool disclosed = std::any_of(
         purposes.begin(), purposes.end(), [&](const policy::PurposeInfo* i) {
@@ -309,7 +315,7 @@ absl::StatusOr<ParsedSpec> ParseSpec(const v1::ExtractSpec& spec,
   for (const std::string& f : spec.fields()) {
     if (!seen.insert(f).second) {
       return absl::InvalidArgumentError(
-          absl::StrCat("fields: ", f, " is listed twice"));
+          absl::StrCat("fields: ", Named(f), " is listed twice"));
     }
     const bool is_event_field = f == kEventTypeField || f == kEventDateField;
     const bool is_attribute = encode::IsAttributeName(f);
@@ -321,9 +327,8 @@ absl::StatusOr<ParsedSpec> ParseSpec(const v1::ExtractSpec& spec,
       continue;  // always the first column of a journey
     }
     if (!is_event_field && !is_attribute) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("fields: ", policy::IsKnownField(f) ? f : "a field",
-                       " cannot be released in an extract"));
+      return absl::InvalidArgumentError(absl::StrCat(
+          "fields: ", Named(f), " cannot be released in an extract"));
     }
     if (is_event_field && !journey) {
       return absl::InvalidArgumentError(

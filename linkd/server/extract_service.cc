@@ -76,6 +76,14 @@ void AddDecision(const policy::Decision& d, audit::v1::AuditEntry* entry) {
   }
 }
 
+// The research purpose's lawful basis, for the entries of steps that no
+// policy decision allows (a refusal, a failed release, the removal).
+std::string ResearchBasis(const policy::PolicySet& policy) {
+  const policy::PurposeInfo* p =
+      policy.FindPurpose(std::string(research::kResearchPurpose));
+  return p == nullptr ? std::string() : p->lawful_basis;
+}
+
 // The request as a researcher may see it: without what only the IG team
 // is told (children removed for an objection or opt-out, the cohort size
 // before that).
@@ -202,9 +210,9 @@ grpc::ServerUnaryReactor* ExtractServiceImpl::RegisterProject(
   absl::Status s = [&]() -> absl::Status {
     v1::Project project = request->project();
     auto& d = *entry.mutable_details();
-    d["project_id"] = project.id();
     LINKD_RETURN_IF_ERROR(
         research::ValidateProject(project, *governance_->policy()));
+    d["project_id"] = project.id();
     absl::MutexLock lock(&state_mu_);
     LINKD_ASSIGN_OR_RETURN(std::optional<v1::Project> previous,
                            projects_->GetProject(project.id()));
@@ -267,7 +275,6 @@ grpc::ServerUnaryReactor* ExtractServiceImpl::RequestExtract(
   absl::Status s = [&]() -> absl::Status {
     const v1::ExtractSpec& spec = request->spec();
     auto& d = *entry.mutable_details();
-    d["project_id"] = spec.project_id();
     if (spec.project_id().empty()) {
       return absl::InvalidArgumentError("spec.project_id: required");
     }
@@ -276,6 +283,7 @@ grpc::ServerUnaryReactor* ExtractServiceImpl::RequestExtract(
     if (!project.has_value()) {
       return absl::NotFoundError("spec.project_id: no such project");
     }
+    d["project_id"] = project->id();
     const absl::Time now = options_.clock->Now();
     // The policy first: a project's organisation asks for itself, while the
     // project is approved and has not ended.
@@ -365,6 +373,7 @@ grpc::ServerUnaryReactor* ExtractServiceImpl::DecideRequest(
     d["request_id"] = absl::StrCat(request->request_id());
     d["decision"] = request->approve() ? "approve" : "refuse";
     entry.set_purpose(std::string(research::kResearchPurpose));
+    entry.set_lawful_basis(ResearchBasis(*governance_->policy()));
     if (request->reason().empty()) {
       return absl::InvalidArgumentError("reason: say why (it is audited)");
     }
@@ -503,6 +512,7 @@ void ExtractServiceImpl::Release(uint64_t id) {
   entry.set_policy_version(ctx.policy->version());
   entry.set_policy_hash(ctx.policy->hash());
   entry.set_purpose(std::string(research::kResearchPurpose));
+  entry.set_lawful_basis(ResearchBasis(*ctx.policy));
   auto& d = *entry.mutable_details();
   d["request_id"] = absl::StrCat(id);
   d["project_id"] = request.spec().project_id();
@@ -698,6 +708,7 @@ absl::StatusOr<v1::ExtractRequest> ExtractServiceImpl::BeginFetch(
     auto& d = *entry.mutable_details();
     d["request_id"] = absl::StrCat(id);
     entry.set_purpose(std::string(research::kResearchPurpose));
+    entry.set_lawful_basis(ResearchBasis(*governance_->policy()));
     entry.set_recipient(caller->org);
     absl::MutexLock lock(&state_mu_);
     LINKD_ASSIGN_OR_RETURN(std::optional<v1::ExtractRequest> found,
@@ -773,6 +784,7 @@ void ExtractServiceImpl::EndFetch(uint64_t id, const std::string& recipient) {
   const std::shared_ptr<const policy::PolicySet> policy = governance_->policy();
   entry.set_policy_version(policy->version());
   entry.set_policy_hash(policy->hash());
+  entry.set_lawful_basis(ResearchBasis(*policy));
   entry.set_reason(
       "downloaded in full: the encrypted extract is removed from linkd");
   (*entry.mutable_details())["request_id"] = absl::StrCat(id);

@@ -18,6 +18,9 @@ echo
 echo "== blocking pair completeness"
 "$bin/blocking_bench"
 echo
+echo "== notification latency (event submit -> subscriber, 1M children)"
+"$bin/notify_latency_bench"
+echo
 echo "== research extract: release and open (100k children with journeys)"
 "$bin/extract_bench"
 echo
