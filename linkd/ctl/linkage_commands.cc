@@ -319,10 +319,12 @@ int RunReview(const Connection& c, const std::vector<std::string>& args) {
 }
 
 int RunModel(const Connection& c, const std::vector<std::string>& args) {
-  const std::string usage = "model show [--format text|json] | model estimate";
+  const std::string usage =
+      "model show [--format text|json] | model estimate [--relink]";
   if (args.empty()) return UsageError(usage);
-  absl::StatusOr<Args> a = Args::Parse(
-      std::vector<std::string>(args.begin() + 1, args.end()), {"format"});
+  absl::StatusOr<Args> a =
+      Args::Parse(std::vector<std::string>(args.begin() + 1, args.end()),
+                  {"format"}, {"relink"});
   if (!a.ok()) return UsageError(a.status().message());
   auto stub = LinkageService::NewStub(c.Channel());
   auto get = [&](v1::GetModelResponse* m) {
@@ -333,9 +335,10 @@ int RunModel(const Connection& c, const std::vector<std::string>& args) {
     grpc::Status status = get(&m);
     if (!status.ok()) return RpcError("model", status);
     const uint64_t before = m.estimations();
+    v1::EstimateModelRequest request;
+    request.set_relink(a->Has("relink"));
     v1::EstimateModelResponse ignored;
-    status = stub->EstimateModel(Deadline().get(), v1::EstimateModelRequest(),
-                                 &ignored);
+    status = stub->EstimateModel(Deadline().get(), request, &ignored);
     if (!status.ok()) return RpcError("model estimate", status);
     const bool tty = isatty(STDERR_FILENO);
     std::string shown;

@@ -113,14 +113,37 @@ void LinkWorker::Submit(std::function<void()> task) {
   tasks_.push_back(std::move(task));
 }
 
-absl::Status LinkWorker::RequestEstimate() {
+absl::Status LinkWorker::RequestEstimate(bool relink) {
   absl::MutexLock lock(&mu_);
   if (estimate_requested_) {
     return absl::FailedPreconditionError(
         "model: an estimation is already pending");
   }
+  if (relink && options_.scratch_dir.empty()) {
+    return absl::FailedPreconditionError(
+        "relink: no scratch directory configured");
+  }
   estimate_requested_ = true;
+  relink_requested_ = relink;
   return absl::OkStatus();
+}
+
+absl::Status LinkWorker::Relink() {
+  SetActivity("re-linking every record under the new model");
+  absl::StatusOr<Linker::RelinkStats> stats =
+      linker_->Relink(options_.scratch_dir, clock_->Now(), options_.bulk,
+                      [this](store::WriteBatch batch, size_t) {
+                        return store_->Commit(std::move(batch));
+                      });
+  SetActivity("");
+  if (stats.ok()) {
+    util::Log(util::LogLevel::kInfo,
+              absl::StrFormat("re-linked %d records in %.1fs: %d moved, %d "
+                              "new SUIs, %d SUIs retired",
+                              stats->records, stats->seconds, stats->moved,
+                              stats->new_suis, stats->retired_suis));
+  }
+  return stats.status();
 }
 
 void LinkWorker::SetActivity(std::string activity) {
@@ -147,10 +170,7 @@ absl::Status LinkWorker::Estimate() {
           std::make_shared<const matcher::Model>(*std::move(model)));
     }
   }
-  absl::MutexLock lock(&mu_);
-  activity_.clear();
-  ++estimations_;
-  last_estimation_error_ = s.ok() ? "" : std::string(s.message());
+  SetActivity("");
   return s;
 }
 
@@ -166,6 +186,11 @@ void LinkWorker::MaybeAutoEstimate() {
   }
   auto_estimate_tried_at_ = stored;
   absl::Status s = Estimate();
+  {
+    absl::MutexLock lock(&mu_);
+    ++estimations_;
+    last_estimation_error_ = s.ok() ? "" : std::string(s.message());
+  }
   util::Log(
       s.ok() ? util::LogLevel::kInfo : util::LogLevel::kWarning,
       s.ok() ? absl::StrCat("model estimated from ", stored, " stored records")
@@ -231,13 +256,28 @@ void LinkWorker::Loop() {
       estimate = estimate_requested_;
     }
     if (estimate) {
-      const absl::Status s = Estimate();
+      absl::Status s = Estimate();
       if (!s.ok()) {
         util::Log(util::LogLevel::kWarning,
                   absl::StrCat("model estimation failed: ", s.message()));
       }
+      bool relink;
+      {
+        absl::MutexLock lock(&mu_);
+        relink = relink_requested_;
+      }
+      if (s.ok() && relink) {
+        s = Relink();
+        if (!s.ok()) {
+          util::Log(util::LogLevel::kWarning,
+                    absl::StrCat("re-linking failed: ", s.message()));
+        }
+      }
       absl::MutexLock lock(&mu_);
       estimate_requested_ = false;
+      relink_requested_ = false;
+      ++estimations_;  // estimation and re-linking both done
+      last_estimation_error_ = s.ok() ? "" : std::string(s.message());
       continue;
     }
     absl::StatusOr<size_t> linked = LinkSome();

@@ -37,6 +37,9 @@ struct LinkWorkerOptions {
   size_t batch_records = 1000;
   // Start paused: records queue up until SetPaused(false) (bulk loads).
   bool paused = false;
+  // Where Relink builds its scratch database (a folder of the data
+  // directory; required for relinking).
+  std::string scratch_dir;
   // A backlog of at least this many new records is linked in bulk
   // (Linker::LinkBulk: the same decisions, in memory on several threads),
   // at most bulk_max_records at a time. 0 turns bulk linking off.
@@ -113,9 +116,11 @@ class LinkWorker {
   void Submit(std::function<void()> task);
 
   // Asks the worker to re-estimate the model from the stored records
-  // between two batches (even while paused); progress() tells when it is
-  // done. FAILED_PRECONDITION if an estimation is already pending.
-  absl::Status RequestEstimate();
+  // between two batches (even while paused), and then, if `relink`, to
+  // re-link every linked record under the new model (Linker::Relink);
+  // progress() tells when it is done. FAILED_PRECONDITION if an estimation
+  // is already pending.
+  absl::Status RequestEstimate(bool relink = false);
 
  private:
   LinkWorker(store::Store* store, Linker* linker, const util::Clock* clock,
@@ -132,6 +137,8 @@ class LinkWorker {
                                         uint64_t linked_before);
   // Estimates, saves and installs a new model.
   absl::Status Estimate();
+  // Re-links every linked record under the current model.
+  absl::Status Relink();
   // Estimates first if the model was never estimated and enough is stored.
   void MaybeAutoEstimate();
   void SetActivity(std::string activity);
@@ -150,6 +157,7 @@ class LinkWorker {
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;
   bool paused_ ABSL_GUARDED_BY(mu_);
   bool estimate_requested_ ABSL_GUARDED_BY(mu_) = false;
+  bool relink_requested_ ABSL_GUARDED_BY(mu_) = false;
   std::deque<std::function<void()>> tasks_ ABSL_GUARDED_BY(mu_);
   std::string activity_ ABSL_GUARDED_BY(mu_);
   uint64_t estimations_ ABSL_GUARDED_BY(mu_) = 0;

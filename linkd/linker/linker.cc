@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cmath>
+#include <filesystem>
 #include <limits>
 #include <map>
 #include <utility>
@@ -14,6 +15,7 @@
 #include "linkd/matcher/comparison.h"
 #include "linkd/store/key_codec.h"
 #include "linkd/store/record_store.h"
+#include "linkd/util/parallel.h"
 #include "linkd/util/status_macros.h"
 
 namespace linkd::linker {
@@ -180,6 +182,16 @@ class Linker::Run {
   absl::StatusOr<LinkOutcome> LinkScored(const ScoredInput& in);
   absl::StatusOr<ReviewTask> Decide(uint64_t id, bool same, std::string_view by,
                                     std::string_view reason);
+  // Relink: moves a linked record to `to` (a new SUI if nullopt: created
+  // once per `cluster` and remembered in `fresh`), keeping its revision.
+  absl::Status MoveRecord(const std::string& record_key, Sui to);
+  absl::StatusOr<Sui> FreshSui() { return NewSui(); }
+  // Relink, after the moves: recomputes the identifier fingerprints of
+  // `sui` from its members, and retires it (successors `successors`) if it
+  // has none left. Returns true if it was retired.
+  absl::StatusOr<bool> Settle(Sui sui, const std::vector<Sui>& successors,
+                              std::string_view reason);
+
   // Adds the SUI records and counters changed so far to the batch.
   absl::Status Finish();
   // After the batch given so far (Finish()ed) is committed: continues into
@@ -419,6 +431,57 @@ absl::Status Linker::Run::Unassign(std::string_view record_key, Sui sui) {
   info->set_members(info->members() > 0 ? info->members() - 1 : 0);
   dirty_.insert(sui.bits());
   return absl::OkStatus();
+}
+
+absl::Status Linker::Run::MoveRecord(const std::string& record_key, Sui to) {
+  LINKD_ASSIGN_OR_RETURN(std::optional<LinkValue> link, LinkOf(record_key));
+  if (!link.has_value() || link->sui == to) return absl::OkStatus();
+  LINKD_ASSIGN_OR_RETURN(const matcher::DecodedIdentity* d,
+                         Decoded(record_key));
+  if (d == nullptr) return absl::OkStatus();  // record erased: leave it
+  LINKD_RETURN_IF_ERROR(Unassign(record_key, link->sui));
+  return Assign(record_key, *d, to, link->revision);
+}
+
+absl::StatusOr<bool> Linker::Run::Settle(Sui sui,
+                                         const std::vector<Sui>& successors,
+                                         std::string_view reason) {
+  LINKD_ASSIGN_OR_RETURN(SuiInfo * info, Info(sui));
+  LINKD_ASSIGN_OR_RETURN(std::vector<std::string> members, Members(sui));
+  dirty_.insert(sui.bits());
+  if (members.empty()) {
+    if (info->state() != SuiInfo::STATE_ACTIVE) return false;
+    info->set_state(SuiInfo::STATE_RETIRED);
+    info->set_retired_micros(now_micros_);
+    info->clear_successors();
+    for (const Sui& s : successors) {
+      info->add_successors(s.bits());
+      LINKD_ASSIGN_OR_RETURN(SuiInfo * next, Info(s));
+      AddUnique(next->mutable_merged_from(), sui.bits());
+      dirty_.insert(s.bits());
+    }
+    info->set_retired_reason(std::string(reason));
+    info->set_members(0);
+    --active_delta_;
+    return true;
+  }
+  LINKD_RETURN_IF_ERROR(LoadIdentities(members));
+  info->clear_upn_fingerprints();
+  info->clear_nhs_fingerprints();
+  for (const std::string& m : members) {
+    LINKD_ASSIGN_OR_RETURN(const matcher::DecodedIdentity* d, Decoded(m));
+    if (d == nullptr) continue;
+    if (d->has(matcher::TokenSlot::kUpn)) {
+      AddUnique(info->mutable_upn_fingerprints(),
+                d->token(matcher::TokenSlot::kUpn));
+    }
+    if (d->has(matcher::TokenSlot::kNhsNumber)) {
+      AddUnique(info->mutable_nhs_fingerprints(),
+                d->token(matcher::TokenSlot::kNhsNumber));
+    }
+  }
+  info->set_members(members.size());
+  return false;
 }
 
 absl::Status Linker::Run::Merge(Sui from, Sui into, std::string_view reason) {
@@ -956,6 +1019,216 @@ absl::StatusOr<std::vector<LinkOutcome>> Linker::Link(
   }
   LINKD_RETURN_IF_ERROR(run.Finish());
   return outcomes;
+}
+
+absl::StatusOr<Linker::RelinkStats> Linker::Relink(
+    const std::string& scratch_dir, absl::Time now, const BulkOptions& options,
+    BulkCommit commit) {
+  const auto start = std::chrono::steady_clock::now();
+  RelinkStats stats;
+  // 1. Every linked record, in the order it was first seen.
+  struct Linked {
+    std::string key;
+    uint64_t sui;
+    int64_t first_seen = 0;
+  };
+  std::vector<Linked> linked;
+  LINKD_RETURN_IF_ERROR(ForEachLink([&](std::string_view key, Sui sui) {
+    linked.push_back({std::string(key), sui.bits(), 0});
+    return true;
+  }));
+  std::vector<BulkRecord> records(linked.size());
+  std::vector<char> present(linked.size(), 0);
+  constexpr size_t kChunk = 32768;
+  for (size_t begin = 0; begin < linked.size(); begin += kChunk) {
+    const size_t end = std::min(linked.size(), begin + kChunk);
+    std::vector<std::string> keys;
+    for (size_t i = begin; i < end; ++i) keys.push_back(linked[i].key);
+    LINKD_ASSIGN_OR_RETURN(std::vector<std::optional<std::string>> values,
+                           store_->MultiGet(Cf::kRecords, keys));
+    std::vector<absl::Status> errors(
+        static_cast<size_t>(std::max(1, options.threads)));
+    util::ParallelFor(
+        end - begin, options.threads, [&](size_t b, size_t e, size_t slice) {
+          store::StoredRecord stored;
+          for (size_t i = b; i < e; ++i) {
+            if (!values[i].has_value()) continue;
+            if (!stored.ParseFromString(*values[i])) {
+              errors[slice] =
+                  absl::DataLossError("records: malformed stored record");
+              return;
+            }
+            absl::StatusOr<BulkRecord> r = PrepareBulk(
+                linked[begin + i].key, stored.identity(), stored.revision());
+            if (!r.ok()) {
+              errors[slice] = r.status();
+              return;
+            }
+            records[begin + i] = *std::move(r);
+            linked[begin + i].first_seen = stored.first_seen_micros();
+            present[begin + i] = 1;
+          }
+        });
+    for (const absl::Status& e : errors) LINKD_RETURN_IF_ERROR(e);
+  }
+  std::vector<size_t> order;
+  for (size_t i = 0; i < linked.size(); ++i) {
+    if (present[i]) order.push_back(i);
+  }
+  std::sort(order.begin(), order.end(), [&](size_t a, size_t b) {
+    return linked[a].first_seen != linked[b].first_seen
+               ? linked[a].first_seen < linked[b].first_seen
+               : linked[a].key < linked[b].key;
+  });
+  std::vector<BulkRecord> ordered;
+  ordered.reserve(order.size());
+  for (size_t i : order) ordered.push_back(std::move(records[i]));
+  std::vector<BulkRecord>().swap(records);
+  stats.records = ordered.size();
+
+  // 2. Link them afresh in a scratch database holding a copy of the
+  // records (merges and evictions read identities from it).
+  std::error_code ec;
+  std::filesystem::remove_all(scratch_dir, ec);
+  absl::flat_hash_map<std::string, uint64_t> fresh_of;  // record -> cluster
+  {
+    store::StoreOptions so;
+    so.path = scratch_dir;
+    so.block_cache_mib = 64;
+    LINKD_ASSIGN_OR_RETURN(std::unique_ptr<store::Store> scratch,
+                           store::Store::Open(so));
+    LINKD_ASSIGN_OR_RETURN(store::SortedLoad load,
+                           scratch->NewSortedLoad(Cf::kRecords));
+    store::ScanOptions scan;
+    scan.fill_cache = false;
+    LINKD_RETURN_IF_ERROR(store_->ScanPrefix(
+        Cf::kRecords, "",
+        [&](std::string_view key,
+            std::string_view value) -> absl::StatusOr<bool> {
+          LINKD_RETURN_IF_ERROR(load.Add(key, value));
+          return true;
+        },
+        scan));
+    std::vector<store::SortedLoad> loads;
+    loads.push_back(std::move(load));
+    LINKD_RETURN_IF_ERROR(scratch->Ingest(std::move(loads)));
+    blocking::BlockingIndex scratch_index(scratch.get(), index_->keys());
+    Linker scratch_linker(scratch.get(), &scratch_index, options_);
+    scratch_linker.SetModel(model());
+    LINKD_RETURN_IF_ERROR(
+        scratch_linker
+            .LinkBulk(std::move(ordered), now, options,
+                      [&](store::WriteBatch batch, size_t) {
+                        store::CommitOptions c;
+                        c.sync = false;  // scratch: rebuilt if lost
+                        return scratch->Commit(std::move(batch), c);
+                      })
+            .status());
+    LINKD_RETURN_IF_ERROR(
+        scratch_linker.ForEachLink([&](std::string_view key, Sui sui) {
+          fresh_of.emplace(std::string(key), sui.bits());
+          return true;
+        }));
+  }
+  std::filesystem::remove_all(scratch_dir, ec);
+
+  // 3. Which SUI each new cluster carries on: the SUI holding most of its
+  // records, each SUI at most once, largest overlaps first.
+  absl::flat_hash_map<uint64_t, absl::flat_hash_map<uint64_t, uint64_t>>
+      overlap;  // cluster -> live SUI -> records
+  for (const Linked& l : linked) {
+    auto it = fresh_of.find(l.key);
+    if (it != fresh_of.end()) ++overlap[it->second][l.sui];
+  }
+  struct Claim {
+    uint64_t count, cluster, live;
+  };
+  std::vector<Claim> claims;
+  for (const auto& [cluster, lives] : overlap) {
+    for (const auto& [live, count] : lives) {
+      claims.push_back({count, cluster, live});
+    }
+  }
+  std::sort(claims.begin(), claims.end(), [](const Claim& a, const Claim& b) {
+    if (a.count != b.count) return a.count > b.count;
+    return a.cluster != b.cluster ? a.cluster < b.cluster : a.live < b.live;
+  });
+  absl::flat_hash_map<uint64_t, uint64_t> carried;  // cluster -> live SUI
+  absl::flat_hash_set<uint64_t> taken;
+  for (const Claim& c : claims) {
+    if (carried.contains(c.cluster) || taken.contains(c.live)) continue;
+    carried[c.cluster] = c.live;
+    taken.insert(c.live);
+  }
+
+  // 4. Move what changed, respecting reviewer decisions.
+  const std::shared_ptr<const matcher::Model> m = model();
+  store::WriteBatch batch = store_->NewBatch();
+  Run run(this, m.get(), now, &batch);
+  absl::flat_hash_map<uint64_t, Sui> created;  // cluster -> new SUI
+  absl::flat_hash_map<uint64_t, std::vector<Sui>> went_to;  // live -> SUIs
+  absl::flat_hash_set<uint64_t> touched;
+  size_t since_commit = 0;
+  const size_t per_batch = std::max<size_t>(1, options.records_per_batch);
+  for (const Linked& l : linked) {
+    auto it = fresh_of.find(l.key);
+    if (it == fresh_of.end()) continue;
+    LINKD_ASSIGN_OR_RETURN(Sui from, Sui::FromBits(l.sui));
+    LINKD_ASSIGN_OR_RETURN(SuiInfo info, GetSui(from));
+    if (std::find(info.confirmed().begin(), info.confirmed().end(), l.key) !=
+        info.confirmed().end()) {
+      continue;  // a reviewer put it here
+    }
+    std::optional<Sui> to;
+    if (auto c = carried.find(it->second); c != carried.end()) {
+      LINKD_ASSIGN_OR_RETURN(to, Sui::FromBits(c->second));
+    }
+    if (to.has_value() && *to == from) continue;
+    if (to.has_value()) {
+      LINKD_ASSIGN_OR_RETURN(SuiInfo target, GetSui(*to));
+      if (std::find(target.not_same().begin(), target.not_same().end(),
+                    from.bits()) != target.not_same().end() ||
+          std::find(info.not_same().begin(), info.not_same().end(),
+                    to->bits()) != info.not_same().end()) {
+        continue;  // decided to be different children
+      }
+    } else {
+      auto [c, inserted] = created.try_emplace(it->second, Sui());
+      if (inserted) {
+        LINKD_ASSIGN_OR_RETURN(c->second, run.FreshSui());
+        ++stats.new_suis;
+      }
+      to = c->second;
+    }
+    LINKD_RETURN_IF_ERROR(run.MoveRecord(l.key, *to));
+    ++stats.moved;
+    touched.insert(l.sui);
+    touched.insert(to->bits());
+    auto& dest = went_to[l.sui];
+    if (std::find(dest.begin(), dest.end(), *to) == dest.end()) {
+      dest.push_back(*to);
+    }
+    if (++since_commit == per_batch) {
+      LINKD_RETURN_IF_ERROR(run.Finish());
+      LINKD_RETURN_IF_ERROR(commit(std::move(batch), stats.moved));
+      batch = store_->NewBatch();
+      run.Continue(&batch);
+      since_commit = 0;
+    }
+  }
+  for (uint64_t bits : touched) {
+    LINKD_ASSIGN_OR_RETURN(Sui sui, Sui::FromBits(bits));
+    LINKD_ASSIGN_OR_RETURN(
+        bool retired,
+        run.Settle(sui, went_to[bits], "its records were re-linked elsewhere"));
+    if (retired) ++stats.retired_suis;
+  }
+  LINKD_RETURN_IF_ERROR(run.Finish());
+  LINKD_RETURN_IF_ERROR(commit(std::move(batch), stats.moved));
+  stats.seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - start)
+          .count();
+  return stats;
 }
 
 absl::StatusOr<BulkRecord> Linker::PrepareBulk(

@@ -203,6 +203,31 @@ class Linker {
                                      absl::Time now, const BulkOptions& options,
                                      BulkCommit commit);
 
+  // What Relink did.
+  struct RelinkStats {
+    uint64_t records = 0;
+    uint64_t moved = 0;         // records whose SUI changed
+    uint64_t new_suis = 0;      // clusters no existing SUI carried on
+    uint64_t retired_suis = 0;  // SUIs left without records
+    double seconds = 0;
+  };
+
+  // Re-links every linked record under the current model (after a
+  // re-estimation): the records are linked afresh in bulk, in the order they
+  // were first seen, in a scratch database under `scratch_dir` (a copy of
+  // the records; deleted afterwards), and the live index then follows the
+  // new clusters with as few changes as possible. Each new cluster keeps the
+  // SUI that holds most of its records (each SUI goes to one cluster at
+  // most); a cluster no SUI carries on gets a new SUI; a SUI left without
+  // records retires, resolving to the SUIs its records went to. Reviewer
+  // decisions stand: records of two SUIs decided "not same" are never put
+  // together, and records a reviewer confirmed stay where they are. Writes
+  // go through `commit` in batches (as LinkBulk). Writer only. Returns the
+  // figures, or the first error.
+  absl::StatusOr<RelinkStats> Relink(const std::string& scratch_dir,
+                                     absl::Time now, const BulkOptions& options,
+                                     BulkCommit commit);
+
   // A BulkRecord of a stored record. INVALID_ARGUMENT (from Decode) for a
   // malformed identity. Thread-safe.
   absl::StatusOr<BulkRecord> PrepareBulk(std::string_view record_key,

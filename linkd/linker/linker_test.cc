@@ -1,5 +1,6 @@
 #include "linkd/linker/linker.h"
 
+#include <filesystem>
 #include <memory>
 
 #include "crypto/crypto.h"
@@ -256,6 +257,75 @@ TEST_F(LinkerTest, NotSameDecisionsKeepSuisApartLater) {
   Ingest(
       {{"school_census", "P1", Child("Ava", "Patel", "01/04/2018", "F", "")}});
   EXPECT_NE(SuiOf("health", "H1"), SuiOf("social_care", "C1"));
+}
+
+}  // namespace
+}  // namespace linkd::linker
+
+namespace linkd::linker {
+namespace {
+
+// Re-linking after the model changes: SUIs follow the new clusters with as
+// few changes as possible, and what retires resolves to where it went.
+TEST_F(LinkerTest, RelinkFollowsANewModelKeepingSuisWherePossible) {
+  // Under a strict model nothing links: three SUIs.
+  {
+    matcher::Model strict = *linker_->model();
+    ASSERT_THAT(strict.SetThresholds(100, 200), IsOk());
+    linker_->SetModel(std::make_shared<const matcher::Model>(strict));
+  }
+  Ingest(
+      {{"school_census", "P1",
+        Child("Amelia", "Okafor", "2015-03-04", "F", "LS6 2AB")},
+       {"health", "H1",
+        Child("Amelia", "Okafor", "2015-03-04", "F", "LS6 2AB")},
+       {"health", "H2", Child("Noah", "Price", "2012-11-30", "M", "M14 4UL")}});
+  const Sui p1 = SuiOf("school_census", "P1");
+  const Sui h1 = SuiOf("health", "H1");
+  const Sui h2 = SuiOf("health", "H2");
+  EXPECT_NE(p1, h1);
+  absl::StatusOr<LinkStats> before = linker_->Stats();
+  ASSERT_THAT(before, IsOk());
+  EXPECT_EQ(before->active_suis, 3);
+
+  // The built-in thresholds link Amelia's two records; Noah stays alone.
+  linker_->SetModel(std::make_shared<const matcher::Model>());
+  absl::StatusOr<Linker::RelinkStats> stats =
+      linker_->Relink(dir_.Sub("scratch"), now_, BulkOptions(),
+                      [&](store::WriteBatch batch, size_t) {
+                        return store_->Commit(std::move(batch));
+                      });
+  ASSERT_THAT(stats, IsOk());
+  EXPECT_EQ(stats->records, 3u);
+  EXPECT_EQ(stats->moved, 1u);
+  EXPECT_EQ(stats->new_suis, 0u);
+  EXPECT_EQ(stats->retired_suis, 1u);
+  const Sui amelia = SuiOf("school_census", "P1");
+  EXPECT_EQ(SuiOf("health", "H1"), amelia);
+  EXPECT_TRUE(amelia == p1 || amelia == h1);
+  EXPECT_EQ(SuiOf("health", "H2"), h2);  // unchanged
+  // The SUI that lost its record resolves to Amelia's.
+  const Sui gone = amelia == p1 ? h1 : p1;
+  absl::StatusOr<Sui> now_is = linker_->Current(gone);
+  ASSERT_THAT(now_is, IsOk());
+  EXPECT_EQ(*now_is, amelia);
+  absl::StatusOr<std::vector<Sui>> lineage = linker_->Lineage(amelia);
+  ASSERT_THAT(lineage, IsOk());
+  EXPECT_THAT(*lineage, ::testing::UnorderedElementsAre(amelia, gone));
+  absl::StatusOr<LinkStats> after = linker_->Stats();
+  ASSERT_THAT(after, IsOk());
+  EXPECT_EQ(after->active_suis, 2);
+  // The scratch database is gone.
+  EXPECT_FALSE(std::filesystem::exists(dir_.Sub("scratch")));
+
+  // Re-linking again under the same model changes nothing.
+  stats = linker_->Relink(dir_.Sub("scratch"), now_, BulkOptions(),
+                          [&](store::WriteBatch batch, size_t) {
+                            return store_->Commit(std::move(batch));
+                          });
+  ASSERT_THAT(stats, IsOk());
+  EXPECT_EQ(stats->moved, 0u);
+  EXPECT_EQ(stats->retired_suis, 0u);
 }
 
 }  // namespace

@@ -328,6 +328,7 @@ absl::StatusOr<std::unique_ptr<Daemon>> Daemon::Start(DaemonOptions options) {
   }
   linker::LinkWorkerOptions link_options;
   link_options.paused = options.start_linking_paused;
+  link_options.scratch_dir = options.data_dir + "/relink-scratch";
   LINKD_ASSIGN_OR_RETURN(
       state->linking,
       linker::LinkWorker::Start(state->store.get(), state->linker.get(),

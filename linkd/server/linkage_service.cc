@@ -401,7 +401,8 @@ void LinkageServiceImpl::FillModel(v1::GetModelResponse* response) const {
   response->set_em_converged(t.em_converged);
   response->set_trained_at_micros(t.trained_at_micros);
   const linker::LinkProgress progress = linking_->progress();
-  if (absl::StartsWith(progress.activity, "estimating")) {
+  if (absl::StartsWith(progress.activity, "estimating") ||
+      absl::StartsWith(progress.activity, "re-linking")) {
     response->set_activity(progress.activity);
   }
   response->set_estimations(progress.estimations);
@@ -409,11 +410,13 @@ void LinkageServiceImpl::FillModel(v1::GetModelResponse* response) const {
 }
 
 grpc::ServerUnaryReactor* LinkageServiceImpl::EstimateModel(
-    grpc::CallbackServerContext* context, const v1::EstimateModelRequest*,
-    v1::EstimateModelResponse*) {
+    grpc::CallbackServerContext* context,
+    const v1::EstimateModelRequest* request, v1::EstimateModelResponse*) {
   return Governed(context, governance_, Method("EstimateModel"),
-                  [&](const Caller&, audit::v1::AuditEntry*) {
-                    return linking_->RequestEstimate();
+                  [&](const Caller&, audit::v1::AuditEntry* entry) {
+                    (*entry->mutable_details())["relink"] =
+                        request->relink() ? "true" : "false";
+                    return linking_->RequestEstimate(request->relink());
                   });
 }
 
