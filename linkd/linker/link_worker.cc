@@ -39,6 +39,15 @@ absl::StatusOr<uint64_t> QueueSeq(std::string_view key) {
   return r.ReadU64();
 }
 
+// `options` with its long runs cancelled once `*stop` is set.
+LinkWorkerOptions StoppedBy(LinkWorkerOptions options,
+                            const std::atomic<bool>* stop) {
+  auto stopped = [stop] { return stop->load(std::memory_order_relaxed); };
+  options.bulk.cancelled = stopped;
+  options.trainer.cancelled = stopped;
+  return options;
+}
+
 }  // namespace
 
 void LinkWorker::Enqueue(uint64_t seq, std::string_view record_key,
@@ -73,14 +82,15 @@ LinkWorker::LinkWorker(store::Store* store, Linker* linker,
     : store_(store),
       linker_(linker),
       clock_(clock),
-      options_(options),
+      options_(StoppedBy(std::move(options), &stop_requested_)),
       queued_seq_(queued),
       linked_seq_(linked),
-      paused_(options.paused) {
+      paused_(options_.paused) {
   thread_ = std::thread([this] { Loop(); });
 }
 
 LinkWorker::~LinkWorker() {
+  stop_requested_.store(true, std::memory_order_relaxed);
   {
     absl::MutexLock lock(&mu_);
     stopping_ = true;
@@ -285,6 +295,7 @@ void LinkWorker::Loop() {
       backoff = absl::Milliseconds(100);
       continue;
     }
+    if (absl::IsCancelled(linked.status())) continue;  // shutting down
     // Storage trouble: keep the queue, say why, and try again later.
     util::Log(util::LogLevel::kError,
               absl::StrCat("linking paused: ", linked.status().ToString()));
@@ -404,6 +415,9 @@ absl::StatusOr<size_t> LinkWorker::LinkBulkPrefix(
   entry_of.reserve(prefix);
   constexpr size_t kChunk = 32768;
   for (size_t begin = 0; begin < prefix; begin += kChunk) {
+    if (stop_requested_.load(std::memory_order_relaxed)) {
+      return absl::CancelledError("bulk linking: stopped");
+    }
     const size_t end = std::min(prefix, begin + kChunk);
     LINKD_ASSIGN_OR_RETURN(
         std::vector<std::optional<std::string>> values,

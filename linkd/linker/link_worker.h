@@ -13,6 +13,7 @@
 #ifndef LINKD_LINKER_LINK_WORKER_H_
 #define LINKD_LINKER_LINK_WORKER_H_
 
+#include <atomic>
 #include <cstdint>
 #include <deque>
 #include <functional>
@@ -81,8 +82,9 @@ class LinkWorker {
       store::Store* store, Linker* linker, const util::Clock* clock,
       LinkWorkerOptions options);
 
-  // Finishes the batch in progress and stops. Entries still queued stay in
-  // the queue for the next start.
+  // Finishes the batch in progress and stops (a bulk run, re-link or model
+  // estimation stops at its next check; what it committed stays). Entries
+  // still queued stay in the queue for the next start.
   ~LinkWorker();
 
   // Adds a queue entry for `record_key` with sequence number `seq` to
@@ -163,6 +165,9 @@ class LinkWorker {
   uint64_t estimations_ ABSL_GUARDED_BY(mu_) = 0;
   std::string last_estimation_error_ ABSL_GUARDED_BY(mu_);
   uint64_t auto_estimate_tried_at_ = 0;  // worker thread only
+  // Set by the destructor: a bulk run, re-link or estimation in progress
+  // stops at its next check instead of running to the end.
+  std::atomic<bool> stop_requested_{false};
   std::thread thread_;
 };
 

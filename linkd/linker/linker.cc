@@ -1246,6 +1246,13 @@ absl::StatusOr<BulkStats> Linker::LinkBulk(std::vector<BulkRecord> records,
                                            absl::Time now,
                                            const BulkOptions& options,
                                            BulkCommit commit) {
+  auto check = [&options]() -> absl::Status {
+    if (options.cancelled && options.cancelled()) {
+      return absl::CancelledError("bulk linking: stopped");
+    }
+    return absl::OkStatus();
+  };
+  LINKD_RETURN_IF_ERROR(check());
   const std::shared_ptr<const matcher::Model> model = this->model();
   // Records already in the index are candidates too; skip reading it when
   // nothing was ever linked.
@@ -1257,6 +1264,7 @@ absl::StatusOr<BulkStats> Linker::LinkBulk(std::vector<BulkRecord> records,
   LINKD_RETURN_IF_ERROR(internal::ScoreBulk(
       records, keys, *index_, store_, *model, options_.candidates,
       before.active_suis > 0, options.threads, &scores));
+  LINKD_RETURN_IF_ERROR(check());
 
   const auto start = std::chrono::steady_clock::now();
   // The run's index entries first, as table files: far cheaper than
@@ -1280,6 +1288,7 @@ absl::StatusOr<BulkStats> Linker::LinkBulk(std::vector<BulkRecord> records,
     LINKD_RETURN_IF_ERROR(run.LinkScored(in).status());
     if ((i + 1) % per_batch == 0 || i + 1 == records.size()) {
       LINKD_RETURN_IF_ERROR(run.Finish());
+      LINKD_RETURN_IF_ERROR(check());
       const auto commit_start = std::chrono::steady_clock::now();
       LINKD_RETURN_IF_ERROR(commit(std::move(batch), i + 1));
       scores.stats.commit_seconds +=

@@ -28,6 +28,7 @@
 #define LINKD_LINKER_LINKER_H_
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -128,6 +129,10 @@ struct BulkOptions {
   int threads = 2;
   // Records linked per WriteBatch handed to the commit callback.
   size_t records_per_batch = 20000;
+  // Polled between the phases of a run and before each commit; once it
+  // returns true the run stops with CANCELLED (what was committed stays
+  // linked). E.g. set when the daemon shuts down.
+  std::function<bool()> cancelled;
 };
 
 // What a bulk run did, for progress and benchmarks (counts and times only).

@@ -265,6 +265,66 @@ TEST_F(LinkerTest, NotSameDecisionsKeepSuisApartLater) {
 namespace linkd::linker {
 namespace {
 
+// A bulk run stops at its next check once cancelled (e.g. at shutdown):
+// what it committed stays linked, the rest is left for later.
+TEST_F(LinkerTest, BulkRunStopsWhenCancelledKeepingWhatItCommitted) {
+  const std::vector<Rec> recs = {
+      {"school_census", "P1",
+       Child("Amelia", "Okafor", "2015-03-04", "F", "LS6 2AB")},
+      {"health", "H1", Child("Amelia", "Okafor", "2015-03-04", "F", "LS6 2AB")},
+      {"health", "H2", Child("Noah", "Price", "2012-11-30", "M", "M14 4UL")}};
+  std::vector<v1::EncodedRecord> records(recs.size());
+  std::vector<const v1::EncodedRecord*> ptrs;
+  for (size_t i = 0; i < recs.size(); ++i) {
+    records[i].set_source(recs[i].source);
+    records[i].set_record_id(recs[i].id);
+    encode::ToProto(encoder_.Encode(recs[i].clear, nullptr),
+                    records[i].mutable_identity());
+    ptrs.push_back(&records[i]);
+  }
+  store::WriteBatch batch = store_->NewBatch();
+  ASSERT_THAT(store::RecordStore(store_.get()).Stage(ptrs, now_, &batch),
+              IsOk());
+  ASSERT_THAT(store_->Commit(std::move(batch)), IsOk());
+  std::vector<BulkRecord> bulk;
+  for (const v1::EncodedRecord& r : records) {
+    absl::StatusOr<BulkRecord> b = linker_->PrepareBulk(
+        store::RecordKey(r.source(), r.record_id()), r.identity(), 1);
+    ASSERT_THAT(b, IsOk());
+    bulk.push_back(*std::move(b));
+  }
+  BulkOptions options;
+  options.records_per_batch = 1;
+  int commits = 0;
+  options.cancelled = [&] { return commits >= 1; };
+  absl::StatusOr<BulkStats> stats = linker_->LinkBulk(
+      std::move(bulk), now_, options, [&](store::WriteBatch b, size_t) {
+        ++commits;
+        return store_->Commit(std::move(b));
+      });
+  EXPECT_THAT(stats, StatusIs(absl::StatusCode::kCancelled));
+  EXPECT_EQ(commits, 1);
+  auto first = linker_->Resolve(store::RecordKey("school_census", "P1"));
+  ASSERT_THAT(first, IsOk());
+  EXPECT_TRUE(first->has_value());
+  for (const char* id : {"H1", "H2"}) {
+    auto rest = linker_->Resolve(store::RecordKey("health", id));
+    ASSERT_THAT(rest, IsOk());
+    EXPECT_FALSE(rest->has_value()) << id;
+  }
+  // Linked later, the rest joins as it would have: H1 with P1.
+  std::vector<LinkInput> inputs;
+  std::vector<std::string> keys = {store::RecordKey("health", "H1"),
+                                   store::RecordKey("health", "H2")};
+  inputs.push_back({keys[0], &records[1].identity(), 1});
+  inputs.push_back({keys[1], &records[2].identity(), 1});
+  store::WriteBatch later = store_->NewBatch();
+  ASSERT_THAT(linker_->Link(inputs, now_, &later), IsOk());
+  ASSERT_THAT(store_->Commit(std::move(later)), IsOk());
+  EXPECT_EQ(SuiOf("health", "H1"), SuiOf("school_census", "P1"));
+  EXPECT_NE(SuiOf("health", "H2"), SuiOf("school_census", "P1"));
+}
+
 // Re-linking after the model changes: SUIs follow the new clusters with as
 // few changes as possible, and what retires resolves to where it went.
 TEST_F(LinkerTest, RelinkFollowsANewModelKeepingSuisWherePossible) {

@@ -30,8 +30,14 @@ struct Sample {
   std::map<std::string, uint64_t> per_source;
 };
 
-void Report(const TrainerProgress& progress, std::string_view stage) {
+// Reports the next stage, unless estimation is to stop (CANCELLED).
+absl::Status Report(const TrainerOptions& options,
+                    const TrainerProgress& progress, std::string_view stage) {
+  if (options.cancelled && options.cancelled()) {
+    return absl::CancelledError("model estimation: stopped");
+  }
   if (progress) progress(stage);
+  return absl::OkStatus();
 }
 
 absl::Status ReadSample(store::Store* store, const blocking::KeyGenerator& kg,
@@ -113,7 +119,8 @@ absl::StatusOr<matcher::Model> EstimateModel(store::Store* store,
                                              const matcher::Model& base,
                                              const TrainerOptions& options,
                                              const TrainerProgress& progress) {
-  Report(progress, "reading a sample of the stored records");
+  LINKD_RETURN_IF_ERROR(
+      Report(options, progress, "reading a sample of the stored records"));
   Sample sample;
   LINKD_RETURN_IF_ERROR(ReadSample(store, kg, options, &sample));
   const size_t n = sample.decoded.size();
@@ -125,7 +132,7 @@ absl::StatusOr<matcher::Model> EstimateModel(store::Store* store,
   const matcher::ComparisonOptions& opts = base.comparison();
   std::mt19937_64 rng(options.seed);
 
-  Report(progress, "finding blocked pairs");
+  LINKD_RETURN_IF_ERROR(Report(options, progress, "finding blocked pairs"));
   std::vector<std::pair<uint32_t, uint32_t>> pairs;
   {
     const blocking::EarlierCandidates found = blocking::FindEarlierCandidates(
@@ -142,11 +149,11 @@ absl::StatusOr<matcher::Model> EstimateModel(store::Store* store,
     return absl::FailedPreconditionError(
         "model estimation found no blocked pair among the stored records");
   }
-  Report(progress, "comparing blocked pairs");
+  LINKD_RETURN_IF_ERROR(Report(options, progress, "comparing blocked pairs"));
   const std::vector<ComparisonVector> blocked =
       CompareAll(sample.decoded, pairs, opts, options.threads);
 
-  Report(progress, "comparing random pairs");
+  LINKD_RETURN_IF_ERROR(Report(options, progress, "comparing random pairs"));
   pairs.clear();
   std::uniform_int_distribution<uint64_t> pick(0, n - 1);
   while (pairs.size() < options.random_pairs) {
@@ -200,7 +207,7 @@ absl::StatusOr<matcher::Model> EstimateModel(store::Store* store,
     if (v.hard_conflict()) same_salt.push_back(v);
   }
 
-  Report(progress, "estimating u and m (EM)");
+  LINKD_RETURN_IF_ERROR(Report(options, progress, "estimating u and m (EM)"));
   matcher::Model model = base;
   LINKD_RETURN_IF_ERROR(model.EstimateU(random));
   if (!same_salt.empty()) {

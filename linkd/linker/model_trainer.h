@@ -34,6 +34,9 @@ struct TrainerOptions {
   int threads = 2;
   uint64_t seed = 0x6C696E6B64454D31ull;
   matcher::EmOptions em;  // total_pairs is filled in from the sample
+  // Polled between stages; once it returns true estimation stops with
+  // CANCELLED. E.g. set when the daemon shuts down.
+  std::function<bool()> cancelled;
 };
 
 // Where estimation is; for progress output. Called from the estimating
@@ -45,7 +48,8 @@ using TrainerProgress = std::function<void(std::string_view stage)>;
 // The result has version base.version() + 1 and its training info filled
 // in. Returns FAILED_PRECONDITION if fewer than options.min_records records
 // are stored or no blocked pair is found, DATA_LOSS for a malformed record,
-// INVALID_ARGUMENT from EM for bad options, or a Store error. Thread-safe;
+// INVALID_ARGUMENT from EM for bad options, CANCELLED once
+// options.cancelled says so, or a Store error. Thread-safe;
 // reads run alongside writers (from one snapshot). `store` is not owned.
 absl::StatusOr<matcher::Model> EstimateModel(
     store::Store* store, const blocking::KeyGenerator& keys,

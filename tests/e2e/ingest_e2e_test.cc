@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <cstdlib>
 #include <fstream>
+#include <iostream>
 #include <map>
 #include <string>
 #include <vector>
@@ -87,6 +88,18 @@ uint64_t JsonField(const std::string& json, const std::string& name) {
 
 class IngestE2eTest : public ::testing::Test {
  protected:
+  // On a failure, what each daemon started by the test said (the data
+  // directory goes with the test's temporary directory).
+  void TearDown() override {
+    if (!HasFailure()) return;
+    for (int i = 1; i <= starts_; ++i) {
+      std::string err =
+          testing::ReadFileOrEmpty(dir_.Sub("linkd.err." + std::to_string(i)));
+      if (err.size() > 8000) err = "..." + err.substr(err.size() - 8000);
+      std::cerr << "---- linkd start " << i << " stderr:\n" << err << "\n";
+    }
+  }
+
   // Generates a population and encodes its three sources, named with
   // `suffix` so that two populations never share a (source, record_id);
   // returns the encoded files in upload order.
