@@ -44,17 +44,23 @@ class LinkerTest : public ::testing::Test {
     crypto::ClearIdentity clear;
   };
 
-  // Stores and links `recs` in one batch, as the ingest pipeline does.
-  std::vector<LinkOutcome> Ingest(const std::vector<Rec>& recs) {
+  // `recs` encoded as their providers would.
+  std::vector<v1::EncodedRecord> EncodeAll(const std::vector<Rec>& recs) {
     std::vector<v1::EncodedRecord> records(recs.size());
-    std::vector<const v1::EncodedRecord*> ptrs;
     for (size_t i = 0; i < recs.size(); ++i) {
       records[i].set_source(recs[i].source);
       records[i].set_record_id(recs[i].id);
       encode::ToProto(encoder_.Encode(recs[i].clear, nullptr),
                       records[i].mutable_identity());
-      ptrs.push_back(&records[i]);
     }
+    return records;
+  }
+
+  // Stores and links `recs` in one batch, as the ingest pipeline does.
+  std::vector<LinkOutcome> Ingest(const std::vector<Rec>& recs) {
+    const std::vector<v1::EncodedRecord> records = EncodeAll(recs);
+    std::vector<const v1::EncodedRecord*> ptrs;
+    for (const v1::EncodedRecord& r : records) ptrs.push_back(&r);
     store::WriteBatch batch = store_->NewBatch();
     store::RecordStore rs(store_.get());
     auto staged = rs.Stage(ptrs, now_, &batch);
@@ -273,16 +279,10 @@ TEST_F(LinkerTest, BulkRunStopsWhenCancelledKeepingWhatItCommitted) {
        Child("Amelia", "Okafor", "2015-03-04", "F", "LS6 2AB")},
       {"health", "H1", Child("Amelia", "Okafor", "2015-03-04", "F", "LS6 2AB")},
       {"health", "H2", Child("Noah", "Price", "2012-11-30", "M", "M14 4UL")}};
-  std::vector<v1::EncodedRecord> records(recs.size());
+  const std::vector<v1::EncodedRecord> records = EncodeAll(recs);
   std::vector<const v1::EncodedRecord*> ptrs;
-  for (size_t i = 0; i < recs.size(); ++i) {
-    records[i].set_source(recs[i].source);
-    records[i].set_record_id(recs[i].id);
-    encode::ToProto(encoder_.Encode(recs[i].clear, nullptr),
-                    records[i].mutable_identity());
-    ptrs.push_back(&records[i]);
-  }
-  store::WriteBatch batch = store_->NewBatch();
+  for (const v1::EncodedRecord& r : records) ptrs.push_back(&r);
+  store::WriteBatch batch = store_->NewBatch();  // stored, not linked
   ASSERT_THAT(store::RecordStore(store_.get()).Stage(ptrs, now_, &batch),
               IsOk());
   ASSERT_THAT(store_->Commit(std::move(batch)), IsOk());

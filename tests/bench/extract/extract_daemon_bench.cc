@@ -28,13 +28,11 @@
 //               decrypt and parse every row (as `linkctl extract open`)
 // Prints each step's seconds and the rows, children and MB. Target:
 // release + fetch + open of 100k children with journeys <= 10 s.
-#include <signal.h>
 
 #include <algorithm>
 #include <cstdio>
 #include <fstream>
 #include <memory>
-#include <optional>
 #include <string>
 #include <vector>
 
@@ -49,7 +47,6 @@
 #include "google/protobuf/util/delimited_message_util.h"
 #include "grpcpp/client_context.h"
 #include "linkd/ctl/cli.h"
-#include "linkd/ctl/submit.h"
 #include "linkd/encode/proto_convert.h"
 #include "linkd/encode/testing/synthetic_people.h"
 #include "linkd/extract/extract_file.h"
@@ -59,13 +56,12 @@
 #include "linkd/v1/governance_service.grpc.pb.h"
 #include "linkd/v1/linkage_service.grpc.pb.h"
 #include "linkd/v1/notification_service.grpc.pb.h"
+#include "tests/e2e/mtls_daemon.h"
 #include "tests/e2e/subprocess.h"
 
 namespace {
 
-using linkd::testing::ReadFileOrEmpty;
 using linkd::testing::RunProgram;
-using linkd::testing::Subprocess;
 
 int Fail(const std::string& what, const std::string& detail = "") {
   std::fprintf(stderr, "extract_daemon_bench: %s\n%s\n", what.c_str(),
@@ -175,72 +171,8 @@ absl::Status MakePopulation(const linkd::testing::TempDir& dir, int children,
   return absl::OkStatus();
 }
 
-class Linkd {
- public:
-  Linkd(const linkd::testing::TempDir& dir, const std::string& certs)
-      : certs_(certs) {
-    const std::string ready = dir.Sub("ready");
-    process_.emplace(
-        std::vector<std::string>{
-            LINKD_BIN, "--data-dir", dir.Sub("db"), "--listen", "127.0.0.1:0",
-            "--ready-file", ready, "--linking-paused", "--tls-cert",
-            certs + "/server.pem", "--tls-key", certs + "/server.key",
-            "--client-ca", certs + "/ca.pem"},
-        dir.Sub("linkd.out"), dir.Sub("linkd.err"));
-    while (ReadFileOrEmpty(ready).empty()) {
-      if (!process_->Running()) {
-        error_ = process_->Stderr();
-        return;
-      }
-      absl::SleepFor(absl::Milliseconds(20));
-    }
-    address_ = ReadFileOrEmpty(ready);
-    address_.erase(address_.find_last_not_of('\n') + 1);
-  }
-  ~Linkd() {
-    if (process_.has_value() && process_->Running()) {
-      process_->Signal(SIGTERM);
-      process_->Wait();
-    }
-  }
-  const std::string& error() const { return error_; }
-
-  std::shared_ptr<grpc::Channel> Channel(const std::string& org) const {
-    linkd::ctl::Connection c;
-    c.server = address_;
-    std::string file = org;
-    std::replace(file.begin(), file.end(), '/', '-');
-    c.cert = certs_ + "/" + file + ".pem";
-    c.key = certs_ + "/" + file + ".key";
-    c.ca = certs_ + "/ca.pem";
-    auto channel = c.Channel();
-    channel->WaitForConnected(std::chrono::system_clock::now() +
-                              std::chrono::seconds(10));
-    return channel;
-  }
-
- private:
-  std::string certs_;
-  std::optional<Subprocess> process_;
-  std::string address_;
-  std::string error_;
-};
-
-absl::Status Upload(const Linkd& linkd, const std::string& org,
-                    const std::string& file, uint64_t* link_seq) {
-  linkd::ctl::SubmitOptions options;
-  options.batch_items = 2000;
-  const linkd::ctl::SubmitSummary s =
-      linkd::ctl::Submit(linkd.Channel(org), {file}, options, nullptr);
-  if (!s.status.ok()) return s.status;
-  if (s.rejected > 0) {
-    return absl::FailedPreconditionError(absl::StrCat(
-        file, ": ", s.rejected, " rejected",
-        s.rejections.empty() ? "" : ": " + s.rejections[0].message));
-  }
-  *link_seq = std::max(*link_seq, s.link_seq);
-  return absl::OkStatus();
-}
+using linkd::testing::MtlsDaemon;
+using linkd::testing::Upload;
 
 }  // namespace
 
@@ -280,7 +212,7 @@ int main(int argc, char** argv) {
               Seconds(t));
   std::fflush(stdout);
 
-  Linkd linkd(dir, certs);
+  MtlsDaemon linkd(LINKD_BIN, dir, certs, {"--linking-paused"});
   if (!linkd.error().empty()) return Fail("linkd did not start", linkd.error());
   t = absl::Now();
   uint64_t link_seq = 0;
