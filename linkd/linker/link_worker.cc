@@ -29,6 +29,8 @@ std::string QueueKey(uint64_t seq) {
   return KeyBuilder().AddU8(kTagQueue).AddU64(seq).key();
 }
 std::string QueuePrefix() { return KeyBuilder().AddU8(kTagQueue).key(); }
+// Just past every queue key.
+std::string QueueEnd() { return KeyBuilder().AddU8(kTagQueue + 1).key(); }
 std::string LinkedSeqKey() {
   return KeyBuilder().AddU8(kCounterTag).AddString("linked_seq").key();
 }
@@ -329,15 +331,17 @@ absl::StatusOr<size_t> LinkWorker::LinkSome() {
       bulk ? options_.bulk_max_records : options_.batch_records;
   std::vector<uint64_t> seqs;
   std::vector<std::string> keys;
+  // Entries up to linked_before are linked and deleted: starting after them
+  // skips their tombstones (a bulk load leaves millions until compaction).
   LINKD_RETURN_IF_ERROR(
-      store_->ScanPrefix(Cf::kLinks, QueuePrefix(),
-                         [&](std::string_view key,
-                             std::string_view value) -> absl::StatusOr<bool> {
-                           LINKD_ASSIGN_OR_RETURN(uint64_t seq, QueueSeq(key));
-                           seqs.push_back(seq);
-                           keys.emplace_back(value);
-                           return seqs.size() < limit;
-                         }));
+      store_->ScanRange(Cf::kLinks, QueueKey(linked_before + 1), QueueEnd(),
+                        [&](std::string_view key,
+                            std::string_view value) -> absl::StatusOr<bool> {
+                          LINKD_ASSIGN_OR_RETURN(uint64_t seq, QueueSeq(key));
+                          seqs.push_back(seq);
+                          keys.emplace_back(value);
+                          return seqs.size() < limit;
+                        }));
   {
     absl::MutexLock lock(&mu_);
     if (seqs.empty()) {  // everything committed before the scan is linked
