@@ -218,6 +218,7 @@ int main(int argc, char** argv) {
   m.set_approval_id("APR-9");
   m.set_approver("la/202:ig-officer");
   m.set_policy_version("bench");
+  m.set_policy_hash(std::string(32, '\x42'));  // stands in for a policy hash
   m.set_suppression_threshold(10);
   m.set_created_micros(absl::ToUnixMicros(absl::Now()));
   auto* co = m.add_coarsenings();
