@@ -29,8 +29,6 @@ std::string QueueKey(uint64_t seq) {
   return KeyBuilder().AddU8(kTagQueue).AddU64(seq).key();
 }
 std::string QueuePrefix() { return KeyBuilder().AddU8(kTagQueue).key(); }
-// Just past every queue key.
-std::string QueueEnd() { return KeyBuilder().AddU8(kTagQueue + 1).key(); }
 std::string LinkedSeqKey() {
   return KeyBuilder().AddU8(kCounterTag).AddString("linked_seq").key();
 }
@@ -334,7 +332,8 @@ absl::StatusOr<size_t> LinkWorker::LinkSome() {
   // Entries up to linked_before are linked and deleted: starting after them
   // skips their tombstones (a bulk load leaves millions until compaction).
   LINKD_RETURN_IF_ERROR(
-      store_->ScanRange(Cf::kLinks, QueueKey(linked_before + 1), QueueEnd(),
+      store_->ScanRange(Cf::kLinks, QueueKey(linked_before + 1),
+                        store::PrefixSuccessor(QueuePrefix()),
                         [&](std::string_view key,
                             std::string_view value) -> absl::StatusOr<bool> {
                           LINKD_ASSIGN_OR_RETURN(uint64_t seq, QueueSeq(key));

@@ -10,7 +10,9 @@
 
 #include "absl/container/flat_hash_map.h"
 #include "absl/container/flat_hash_set.h"
+#include "absl/container/node_hash_map.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/string_view.h"
 #include "linkd/linker/internal/bulk_scoring.h"
 #include "linkd/matcher/comparison.h"
 #include "linkd/store/key_codec.h"
@@ -278,7 +280,8 @@ class Linker::Run {
   absl::flat_hash_map<std::string, std::optional<LinkValue>> link_of_;
   absl::flat_hash_map<std::string, v1::EncodedIdentity> identity_;
   absl::flat_hash_map<std::string, matcher::DecodedIdentity> decoded_;
-  std::map<uint64_t, SuiInfo> suis_;  // loaded; written back if dirty
+  // Loaded; written back if dirty. Node-based: Info() hands out pointers.
+  absl::node_hash_map<uint64_t, SuiInfo> suis_;
   absl::flat_hash_set<uint64_t> dirty_;
   absl::flat_hash_map<uint64_t, absl::flat_hash_set<std::string>> added_;
   absl::flat_hash_map<uint64_t, absl::flat_hash_set<std::string>> removed_;
@@ -292,15 +295,19 @@ class Linker::Run {
 
 absl::StatusOr<std::optional<LinkValue>> Linker::Run::LinkOf(
     std::string_view record_key) {
-  const std::string key(record_key);
-  if (auto it = link_of_.find(key); it != link_of_.end()) return it->second;
+  // absl::string_view: the map's heterogeneous lookup, no copy of the key.
+  if (auto it = link_of_.find(
+          absl::string_view(record_key.data(), record_key.size()));
+      it != link_of_.end()) {
+    return it->second;
+  }
   LINKD_ASSIGN_OR_RETURN(std::optional<std::string> v,
                          l_->store_->Get(Cf::kLinks, LinkKey(record_key)));
   std::optional<LinkValue> link;
   if (v.has_value()) {
     LINKD_ASSIGN_OR_RETURN(link, DecodeLink(*v));
   }
-  link_of_[key] = link;
+  link_of_[std::string(record_key)] = link;
   return link;
 }
 

@@ -6,8 +6,8 @@ bin=${1:-$root/build}/bin
 echo "== encoding throughput (one core)"
 taskset -c 0 "$bin/encode_bench" --benchmark_counters_tabular=true
 echo
-echo "== ingest throughput and linkd peak RSS (1M records)"
-"$bin/ingest_bench"
+echo "== ingest throughput and linkd peak RSS (1M records), insecure and mTLS"
+"$bin/ingest_bench" --mtls
 echo
 echo "== privacy: frequency-alignment attacks by a curious operator"
 "$bin/privacy_attack_bench"
@@ -17,6 +17,15 @@ echo "== Dice kernel"
 echo
 echo "== blocking pair completeness"
 "$bin/blocking_bench"
+echo
+echo "== linkage quality against the synthetic ground truth (50k children)"
+"$bin/quality_bench"
+echo
+echo "== bulk linking of 1M records and incremental latency"
+"$bin/latency_bench"
+echo
+echo "== audit log verification (10M entries)"
+"$bin/audit_verify_bench"
 echo
 echo "== notification latency (event submit -> subscriber, 1M children)"
 "$bin/notify_latency_bench"
