@@ -4,8 +4,10 @@
 #include <chrono>
 #include <cmath>
 #include <filesystem>
+#include <future>
 #include <limits>
 #include <map>
+#include <memory>
 #include <utility>
 
 #include "absl/container/flat_hash_map.h"
@@ -175,10 +177,22 @@ class Linker::Run {
   struct ScoredInput {
     std::string_view record_key;
     const matcher::DecodedIdentity* decoded;
-    const std::vector<blocking::BlockingKey>* keys;
     uint64_t revision;
-    absl::Span<const ScoredCandidate> candidates;
+    absl::Span<const internal::ScoredCandidate> candidates;
   };
+
+  // Bulk linking: the run's records and the SUI each is linked to so far,
+  // by position in the run. Candidates name records by position, so finding
+  // their SUI needs no key lookup; a run record's link lives here, not in
+  // the overlay.
+  struct BulkView {
+    absl::Span<const BulkRecord> records;
+    const std::vector<std::string>* indexed = nullptr;  // ScoredCandidate::ref
+    std::vector<uint64_t> sui;                          // 0 until linked
+    absl::flat_hash_map<absl::string_view, uint32_t> position;
+  };
+  // Links run records through `bulk` (not owned; outlives the run).
+  void SetBulk(BulkView* bulk) { bulk_ = bulk; }
 
   absl::StatusOr<LinkOutcome> LinkOne(const LinkInput& in);
   absl::StatusOr<LinkOutcome> LinkScored(const ScoredInput& in);
@@ -196,48 +210,52 @@ class Linker::Run {
 
   // Adds the SUI records and counters changed so far to the batch.
   absl::Status Finish();
-  // After the batch given so far (Finish()ed) is committed: continues into
-  // `next`, keeping what this call has read and decided as a cache of the
-  // committed state.
+  // After the batch given so far is Finish()ed and handed to be committed,
+  // and the batch before it is committed: continues into `next`, keeping
+  // what this call has read and decided as a cache of the committed state.
   void Continue(store::WriteBatch* next);
 
  private:
   struct Group {
+    // Record keys point into the caller's candidate list, which outlives
+    // the decision.
     double best = kNoCandidate;
-    std::string best_record;
+    std::string_view best_record;
     bool conflict = false;
     // The best candidate without a hard conflict with the record.
     double best_clean = kNoCandidate;
-    std::string best_clean_record;
+    std::string_view best_clean_record;
 
     void Add(std::string_view record, double weight, bool pair_conflict) {
       conflict = conflict || pair_conflict;
       if (weight > best) {
         best = weight;
-        best_record = std::string(record);
+        best_record = record;
       }
       if (!pair_conflict && weight > best_clean) {
         best_clean = weight;
-        best_clean_record = std::string(record);
+        best_clean_record = record;
       }
     }
   };
 
+  // Candidates by SUI bits. Choose's decisions do not depend on the
+  // iteration order (it sorts by weight, then bits).
+  using Groups = absl::flat_hash_map<uint64_t, Group>;
+
   // Competitive linking (LinkerOptions::evict_margin_bits): moves the
   // records of `sui` that conflict with `d` into a new SUI when `d` fits the
-  // rest (`weight`, via `best_record`) clearly better than they do. Returns
+  // rest (by `weight`) clearly better than they do. Returns
   // the evicted record keys (empty: nothing evicted, `sui` unchanged).
   absl::StatusOr<std::vector<std::string>> Evict(
-      Sui sui, const matcher::DecodedIdentity& d, double weight,
-      const std::string& best_record);
+      Sui sui, const matcher::DecodedIdentity& d, double weight);
 
   // The decision shared by LinkOne and LinkScored: join the best eligible
   // SUI, start one (with a review task in the grey zone), or, for an update
   // (prev set), stay or move.
   absl::StatusOr<LinkOutcome> Choose(const std::string& record_key,
                                      const matcher::DecodedIdentity& d,
-                                     std::map<uint64_t, Group>* groups,
-                                     std::optional<Sui> prev,
+                                     Groups* groups, std::optional<Sui> prev,
                                      uint64_t revision);
 
   absl::StatusOr<std::optional<LinkValue>> LinkOf(std::string_view record_key);
@@ -261,12 +279,14 @@ class Linker::Run {
   absl::Status Relink(std::string_view record_key, Sui sui, uint64_t revision) {
     const LinkValue link{sui, revision};
     batch_->Put(Cf::kLinks, LinkKey(record_key), EncodeLink(link));
-    link_of_[std::string(record_key)] = link;
+    SetLink(record_key, link);
     return absl::OkStatus();
   }
+  // The overlay's (or bulk view's) link of a record.
+  void SetLink(std::string_view record_key, const LinkValue& link);
   absl::Status Merge(Sui from, Sui into, std::string_view reason);
   absl::StatusOr<uint64_t> OpenReview(std::string_view record_key,
-                                      const std::string& candidate, Sui mine,
+                                      std::string_view candidate, Sui mine,
                                       Sui theirs, double weight);
   void AddToOverlayBlocks(std::string_view record_key,
                           const std::vector<blocking::BlockingKey>& keys);
@@ -275,6 +295,8 @@ class Linker::Run {
   const matcher::Model* const model_;
   const int64_t now_micros_;
   store::WriteBatch* batch_;
+  BulkView* bulk_ = nullptr;
+  Groups scratch_groups_;
 
   // Overlay of this call.
   absl::flat_hash_map<std::string, std::optional<LinkValue>> link_of_;
@@ -283,8 +305,13 @@ class Linker::Run {
   // Loaded; written back if dirty. Node-based: Info() hands out pointers.
   absl::node_hash_map<uint64_t, SuiInfo> suis_;
   absl::flat_hash_set<uint64_t> dirty_;
-  absl::flat_hash_map<uint64_t, absl::flat_hash_set<std::string>> added_;
-  absl::flat_hash_map<uint64_t, absl::flat_hash_set<std::string>> removed_;
+  // Members added to and removed from each SUI by the batch being built
+  // (a key is in at most one of the two), and by the batch before it, which
+  // may still be being committed (Continue).
+  using MemberChanges =
+      absl::flat_hash_map<uint64_t, absl::flat_hash_set<std::string>>;
+  MemberChanges added_, removed_;
+  MemberChanges prev_added_, prev_removed_;
   std::map<blocking::BlockingKey, std::vector<std::string>> blocks_;
   absl::flat_hash_map<std::string, std::vector<blocking::BlockingKey>> keys_;
   int64_t active_delta_ = 0;
@@ -293,8 +320,31 @@ class Linker::Run {
   std::optional<uint64_t> review_seq_;
 };
 
+void Linker::Run::SetLink(std::string_view record_key, const LinkValue& link) {
+  if (bulk_ != nullptr) {
+    if (auto p = bulk_->position.find(
+            absl::string_view(record_key.data(), record_key.size()));
+        p != bulk_->position.end()) {
+      bulk_->sui[p->second] = link.sui.bits();
+      return;
+    }
+  }
+  link_of_[std::string(record_key)] = link;
+}
+
 absl::StatusOr<std::optional<LinkValue>> Linker::Run::LinkOf(
     std::string_view record_key) {
+  if (bulk_ != nullptr) {
+    if (auto p = bulk_->position.find(
+            absl::string_view(record_key.data(), record_key.size()));
+        p != bulk_->position.end()) {
+      const uint64_t bits = bulk_->sui[p->second];
+      if (bits == 0) return std::optional<LinkValue>();
+      LINKD_ASSIGN_OR_RETURN(Sui sui, Sui::FromBits(bits));
+      return std::optional<LinkValue>(
+          LinkValue{sui, bulk_->records[p->second].revision});
+    }
+  }
   // absl::string_view: the map's heterogeneous lookup, no copy of the key.
   if (auto it = link_of_.find(
           absl::string_view(record_key.data(), record_key.size()));
@@ -366,8 +416,7 @@ absl::StatusOr<const matcher::DecodedIdentity*> Linker::Run::Decoded(
 }
 
 absl::StatusOr<std::vector<std::string>> Linker::Run::Members(Sui sui) {
-  std::vector<std::string> members;
-  const auto& removed = removed_[sui.bits()];
+  absl::flat_hash_set<std::string> members;
   const std::string prefix = MemberPrefix(sui);
   LINKD_RETURN_IF_ERROR(l_->store_->ScanPrefix(
       Cf::kLinks, prefix,
@@ -377,17 +426,25 @@ absl::StatusOr<std::vector<std::string>> Linker::Run::Members(Sui sui) {
         LINKD_RETURN_IF_ERROR(r.ReadU8().status());
         LINKD_RETURN_IF_ERROR(r.ReadU64().status());
         LINKD_ASSIGN_OR_RETURN(std::string_view record, r.ReadString());
-        std::string k(record);
-        if (!removed.contains(k)) members.push_back(std::move(k));
+        members.emplace(record);
         return true;
       }));
-  for (const std::string& k : added_[sui.bits()]) {
-    if (!removed.contains(k) &&
-        std::find(members.begin(), members.end(), k) == members.end()) {
-      members.push_back(k);
+  // The older batch's changes first (a no-op once it is committed).
+  for (const auto* gen : {&prev_removed_, &prev_added_, &removed_, &added_}) {
+    const bool adds = gen == &prev_added_ || gen == &added_;
+    auto it = gen->find(sui.bits());
+    if (it == gen->end()) continue;
+    for (const std::string& k : it->second) {
+      if (adds) {
+        members.insert(k);
+      } else {
+        members.erase(k);
+      }
     }
   }
-  return members;
+  std::vector<std::string> out(members.begin(), members.end());
+  std::sort(out.begin(), out.end());
+  return out;
 }
 
 absl::StatusOr<Sui> Linker::Run::NewSui() {
@@ -413,8 +470,10 @@ absl::Status Linker::Run::Assign(std::string_view record_key,
   const LinkValue link{sui, revision};
   batch_->Put(Cf::kLinks, LinkKey(record_key), EncodeLink(link));
   batch_->Put(Cf::kLinks, MemberKey(sui, record_key), "");
-  link_of_[key] = link;
-  removed_[sui.bits()].erase(key);
+  SetLink(record_key, link);
+  if (auto r = removed_.find(sui.bits()); r != removed_.end()) {
+    r->second.erase(key);
+  }
   added_[sui.bits()].insert(key);
   info->set_members(info->members() + 1);
   if (d.has(matcher::TokenSlot::kUpn)) {
@@ -526,7 +585,7 @@ absl::Status Linker::Run::Merge(Sui from, Sui into, std::string_view reason) {
 }
 
 absl::StatusOr<uint64_t> Linker::Run::OpenReview(std::string_view record_key,
-                                                 const std::string& candidate,
+                                                 std::string_view candidate,
                                                  Sui mine, Sui theirs,
                                                  double weight) {
   if (!review_seq_.has_value()) {
@@ -540,7 +599,7 @@ absl::StatusOr<uint64_t> Linker::Run::OpenReview(std::string_view record_key,
   task.set_id(id);
   task.set_state(ReviewTask::STATE_OPEN);
   task.set_record_key(std::string(record_key));
-  task.set_candidate_record_key(candidate);
+  task.set_candidate_record_key(std::string(candidate));
   task.set_record_sui(mine.bits());
   task.set_candidate_sui(theirs.bits());
   task.set_match_weight(weight);
@@ -640,7 +699,7 @@ absl::StatusOr<LinkOutcome> Linker::Run::LinkOne(const LinkInput& in) {
   LINKD_RETURN_IF_ERROR(LoadIdentities(candidates));
 
   // Score candidates and group them by SUI.
-  std::map<uint64_t, Group> groups;
+  Groups groups;
   matcher::ComparisonVector v;
   for (const std::string& c : candidates) {
     LINKD_ASSIGN_OR_RETURN(const matcher::DecodedIdentity* dc, Decoded(c));
@@ -655,21 +714,28 @@ absl::StatusOr<LinkOutcome> Linker::Run::LinkOne(const LinkInput& in) {
 
 absl::StatusOr<LinkOutcome> Linker::Run::LinkScored(const ScoredInput& in) {
   const std::string record_key(in.record_key);
-  if (in.keys != nullptr) l_->index_->AddKeys(record_key, *in.keys, batch_);
-  std::map<uint64_t, Group> groups;
-  for (const ScoredCandidate& c : in.candidates) {
-    LINKD_ASSIGN_OR_RETURN(std::optional<Sui> sc, SuiOf(c.record_key));
+  const size_t run_records = bulk_->records.size();
+  Groups& groups = scratch_groups_;  // reused: keeps its capacity
+  groups.clear();
+  for (const internal::ScoredCandidate& c : in.candidates) {
+    if (c.ref < run_records) {  // an earlier record of the run
+      const uint64_t bits = bulk_->sui[c.ref];
+      if (bits == 0) continue;
+      groups[bits].Add(bulk_->records[c.ref].record_key, c.weight, c.conflict);
+      continue;
+    }
+    const std::string& key = (*bulk_->indexed)[c.ref - run_records];
+    LINKD_ASSIGN_OR_RETURN(std::optional<Sui> sc, SuiOf(key));
     if (!sc.has_value()) continue;
-    groups[sc->bits()].Add(c.record_key, c.weight, c.conflict);
+    groups[sc->bits()].Add(key, c.weight, c.conflict);
   }
   return Choose(record_key, *in.decoded, &groups, std::nullopt, in.revision);
 }
 
 absl::StatusOr<LinkOutcome> Linker::Run::Choose(
     const std::string& record_key, const matcher::DecodedIdentity& d,
-    std::map<uint64_t, Group>* groups_ptr, std::optional<Sui> prev,
-    uint64_t revision) {
-  std::map<uint64_t, Group>& groups = *groups_ptr;
+    Groups* groups_ptr, std::optional<Sui> prev, uint64_t revision) {
+  Groups& groups = *groups_ptr;
   const SuiInfo* prev_info = nullptr;
   if (prev.has_value()) {
     LINKD_ASSIGN_OR_RETURN(SuiInfo * p, Info(*prev));
@@ -679,7 +745,16 @@ absl::StatusOr<LinkOutcome> Linker::Run::Choose(
   // with this one are kept aside for competitive linking.
   std::vector<std::pair<double, uint64_t>> ranked;
   std::vector<std::pair<double, uint64_t>> blocked;
+  const double margin = l_->options_.evict_margin_bits;
+  const double upper = model_->upper_threshold();
+  const double lower = model_->lower_threshold();
   for (auto& [bits, g] : groups) {
+    // A SUI holding a record that conflicts with this one is never joined;
+    // it matters only as a candidate for eviction (below).
+    if (g.conflict &&
+        (prev.has_value() || margin < 0 || g.best_clean < upper + margin)) {
+      continue;
+    }
     LINKD_ASSIGN_OR_RETURN(Sui s, Sui::FromBits(bits));
     LINKD_ASSIGN_OR_RETURN(SuiInfo * info, Info(s));
     if (info->state() != SuiInfo::STATE_ACTIVE) continue;
@@ -696,18 +771,14 @@ absl::StatusOr<LinkOutcome> Linker::Run::Choose(
   }
   std::sort(ranked.rbegin(), ranked.rend());
 
-  const double upper = model_->upper_threshold();
-  const double lower = model_->lower_threshold();
   LinkOutcome out;
-  const double margin = l_->options_.evict_margin_bits;
   if (margin >= 0 && !blocked.empty()) {
     std::sort(blocked.rbegin(), blocked.rend());
     const double best_free = ranked.empty() ? kNoCandidate : ranked[0].first;
     const auto& [w, bits] = blocked.front();
     if (w >= upper + margin && w >= best_free + margin) {
       LINKD_ASSIGN_OR_RETURN(Sui s, Sui::FromBits(bits));
-      LINKD_ASSIGN_OR_RETURN(out.evicted,
-                             Evict(s, d, w, groups[bits].best_clean_record));
+      LINKD_ASSIGN_OR_RETURN(out.evicted, Evict(s, d, w));
       if (!out.evicted.empty()) {
         groups[bits].best = w;
         groups[bits].best_record = groups[bits].best_clean_record;
@@ -806,8 +877,7 @@ absl::StatusOr<LinkOutcome> Linker::Run::Choose(
 }
 
 absl::StatusOr<std::vector<std::string>> Linker::Run::Evict(
-    Sui sui, const matcher::DecodedIdentity& d, double weight,
-    const std::string& best_record) {
+    Sui sui, const matcher::DecodedIdentity& d, double weight) {
   std::vector<std::string> evicted;
   LINKD_ASSIGN_OR_RETURN(SuiInfo * info, Info(sui));
   LINKD_ASSIGN_OR_RETURN(std::vector<std::string> members, Members(sui));
@@ -874,7 +944,6 @@ absl::StatusOr<std::vector<std::string>> Linker::Run::Evict(
     LINKD_RETURN_IF_ERROR(
         OpenReview(out[i], keep[attach_to[i]], fresh, sui, attach[i]).status());
   }
-  (void)best_record;
   return out;
 }
 
@@ -958,8 +1027,11 @@ absl::Status Linker::Run::Finish() {
 }
 
 void Linker::Run::Continue(store::WriteBatch* next) {
-  // Members added or removed are committed now: Members() reads them from
-  // the store again.
+  // The batch before the one just finished is committed now: Members()
+  // reads its changes from the store. The one just finished may still be
+  // being committed: its member changes stay in view.
+  prev_added_ = std::move(added_);
+  prev_removed_ = std::move(removed_);
   added_.clear();
   removed_.clear();
   dirty_.clear();
@@ -1260,6 +1332,9 @@ absl::StatusOr<BulkStats> Linker::LinkBulk(std::vector<BulkRecord> records,
     return absl::OkStatus();
   };
   LINKD_RETURN_IF_ERROR(check());
+  auto stage = [&options](std::string_view name) {
+    if (options.progress) options.progress(name);
+  };
   const std::shared_ptr<const matcher::Model> model = this->model();
   // Records already in the index are candidates too; skip reading it when
   // nothing was ever linked.
@@ -1270,9 +1345,10 @@ absl::StatusOr<BulkStats> Linker::LinkBulk(std::vector<BulkRecord> records,
   internal::BulkScores scores;
   LINKD_RETURN_IF_ERROR(internal::ScoreBulk(
       records, keys, *index_, store_, *model, options_.candidates,
-      before.active_suis > 0, options.threads, &scores));
+      before.active_suis > 0, options.threads, stage, &scores));
   LINKD_RETURN_IF_ERROR(check());
 
+  stage("writing the blocking index");
   const auto start = std::chrono::steady_clock::now();
   // The run's index entries first, as table files: far cheaper than
   // batches, and harmless should the links below never be committed.
@@ -1286,26 +1362,60 @@ absl::StatusOr<BulkStats> Linker::LinkBulk(std::vector<BulkRecord> records,
   scores.stats.index_seconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - start)
           .count();
+  stage("clustering");
   store::WriteBatch batch = store_->NewBatch();
   Run run(this, model.get(), now, &batch);
-  const size_t per_batch = std::max<size_t>(1, options.records_per_batch);
+  Run::BulkView view;
+  view.records = records;
+  view.indexed = &scores.indexed;
+  view.sui.assign(records.size(), 0);
+  view.position.reserve(records.size());
   for (size_t i = 0; i < records.size(); ++i) {
-    Run::ScoredInput in{records[i].record_key, &records[i].decoded,
-                        /*keys=*/nullptr, records[i].revision, scores.of(i)};
-    LINKD_RETURN_IF_ERROR(run.LinkScored(in).status());
-    if ((i + 1) % per_batch == 0 || i + 1 == records.size()) {
+    const std::string& k = records[i].record_key;
+    view.position.emplace(absl::string_view(k.data(), k.size()),
+                          static_cast<uint32_t>(i));
+  }
+  run.SetBulk(&view);
+  // Each batch is committed on a second thread while the next one is
+  // decided; at most one commit is in flight.
+  std::future<absl::Status> in_flight;
+  double commit_seconds = 0;  // written by the committing thread
+  auto wait = [&in_flight]() -> absl::Status {
+    if (!in_flight.valid()) return absl::OkStatus();
+    return in_flight.get();
+  };
+  auto link_all = [&]() -> absl::Status {
+    const size_t per_batch = std::max<size_t>(1, options.records_per_batch);
+    for (size_t i = 0; i < records.size(); ++i) {
+      Run::ScoredInput in{records[i].record_key, &records[i].decoded,
+                          records[i].revision, scores.of(i)};
+      LINKD_RETURN_IF_ERROR(run.LinkScored(in).status());
+      if ((i + 1) % per_batch != 0 && i + 1 != records.size()) continue;
       LINKD_RETURN_IF_ERROR(run.Finish());
+      LINKD_RETURN_IF_ERROR(wait());  // the previous batch is committed
       LINKD_RETURN_IF_ERROR(check());
-      const auto commit_start = std::chrono::steady_clock::now();
-      LINKD_RETURN_IF_ERROR(commit(std::move(batch), i + 1));
-      scores.stats.commit_seconds +=
-          std::chrono::duration<double>(std::chrono::steady_clock::now() -
-                                        commit_start)
-              .count();
+      in_flight = std::async(
+          std::launch::async,
+          [&commit, &commit_seconds, done = i + 1,
+           b = std::make_shared<store::WriteBatch>(std::move(batch))]() {
+            const auto commit_start = std::chrono::steady_clock::now();
+            absl::Status s = commit(std::move(*b), done);
+            commit_seconds +=
+                std::chrono::duration<double>(std::chrono::steady_clock::now() -
+                                              commit_start)
+                    .count();
+            return s;
+          });
       batch = store_->NewBatch();
       run.Continue(&batch);
     }
-  }
+    return absl::OkStatus();
+  };
+  absl::Status linked = link_all();
+  absl::Status committed = wait();  // also on error: nothing outlives us
+  LINKD_RETURN_IF_ERROR(linked);
+  LINKD_RETURN_IF_ERROR(committed);
+  scores.stats.commit_seconds = commit_seconds;
   scores.stats.cluster_seconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - start)
           .count() -

@@ -105,14 +105,6 @@ struct LinkInput {
 double LinkWeight(const matcher::Model& model,
                   const matcher::ComparisonVector& v);
 
-// A candidate of a record with its match weight, and whether the pair has a
-// hard conflict (different UPN or NHS number). Bulk linking only.
-struct ScoredCandidate {
-  std::string_view record_key;
-  double weight = 0;
-  bool conflict = false;
-};
-
 // A record for LinkBulk: stored, never linked before, prepared from its
 // stored identity by Linker::PrepareBulk (decoded for comparison, its
 // blocking keys derived), so that the protos need not stay in memory.
@@ -133,6 +125,9 @@ struct BulkOptions {
   // returns true the run stops with CANCELLED (what was committed stays
   // linked). E.g. set when the daemon shuts down.
   std::function<bool()> cancelled;
+  // Told the stage a run enters ("finding candidate pairs", "scoring",
+  // "writing the blocking index", "clustering"), for progress output.
+  std::function<void(std::string_view stage)> progress;
 };
 
 // What a bulk run did, for progress and benchmarks (counts and times only).
@@ -147,12 +142,14 @@ struct BulkStats {
   double score_seconds = 0;           // comparisons and weights
   double index_seconds = 0;           // blocking index entries (table files)
   double cluster_seconds = 0;         // decisions and writes (commits included)
-  double commit_seconds = 0;          // of which in the commit callback
+  double commit_seconds = 0;  // in the commit callback (overlaps clustering)
 };
 
 // Commits one batch of a bulk run: records [0, linked) of the run are
 // linked once it is committed. The callback may add its own writes (e.g.
-// queue removals) and must commit, or return an error to stop the run.
+// queue removals) and must commit, or return an error to stop the run. It
+// is called on a thread of the run's own, one batch at a time and in
+// order, while the run decides the next batch.
 using BulkCommit =
     absl::FunctionRef<absl::Status(store::WriteBatch batch, size_t linked)>;
 

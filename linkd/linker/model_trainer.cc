@@ -7,7 +7,6 @@
 #include <vector>
 
 #include "absl/container/flat_hash_map.h"
-#include "absl/hash/hash.h"
 #include "absl/strings/str_cat.h"
 #include "linkd/blocking/earlier_candidates.h"
 #include "linkd/matcher/comparison.h"
@@ -38,6 +37,31 @@ absl::Status Report(const TrainerOptions& options,
   }
   if (progress) progress(stage);
   return absl::OkStatus();
+}
+
+// A hash of a record's key that is the same in every process (absl::Hash
+// is salted per process), so that a restart samples the same records.
+// FNV-1a over the bytes, finished with the splitmix64 mixer; not keyed:
+// record keys are not secret and the sample is not a security boundary.
+uint64_t SampleHash(uint64_t seed, std::string_view source,
+                    std::string_view record_id) {
+  uint64_t h = 0xcbf29ce484222325ull ^ seed;
+  auto mix_in = [&h](std::string_view bytes) {
+    for (unsigned char c : bytes) {
+      h ^= c;
+      h *= 0x100000001b3ull;
+    }
+    h ^= 0xff;  // separator: ("ab","c") and ("a","bc") differ
+    h *= 0x100000001b3ull;
+  };
+  mix_in(source);
+  mix_in(record_id);
+  h ^= h >> 30;
+  h *= 0xbf58476d1ce4e5b9ull;
+  h ^= h >> 27;
+  h *= 0x94d049bb133111ebull;
+  h ^= h >> 31;
+  return h;
 }
 
 absl::Status ReadSample(store::Store* store, const blocking::KeyGenerator& kg,
@@ -84,16 +108,17 @@ absl::Status ReadSample(store::Store* store, const blocking::KeyGenerator& kg,
   };
   LINKD_RETURN_IF_ERROR(records.ForEachRecord(
       std::nullopt,
-      [&](std::string_view source, std::string_view record_id,
+      [&](std::string_view source, std::string_view,
           const store::StoredRecord& record) -> absl::StatusOr<bool> {
-        if (cut != UINT64_MAX && absl::HashOf(source, record_id) > cut) {
-          return true;
-        }
         chunk.push_back(Pending{std::string(source), record.identity()});
         if (chunk.size() == 16384) flush();
         return out->decoded.size() + chunk.size() < options.max_records;
       },
-      &snapshot));
+      &snapshot,
+      [&](std::string_view source, std::string_view record_id) {
+        return cut == UINT64_MAX ||
+               SampleHash(options.seed, source, record_id) <= cut;
+      }));
   flush();
   return failure;
 }
@@ -133,28 +158,35 @@ absl::StatusOr<matcher::Model> EstimateModel(store::Store* store,
   std::mt19937_64 rng(options.seed);
 
   LINKD_RETURN_IF_ERROR(Report(options, progress, "finding blocked pairs"));
-  std::vector<std::pair<uint32_t, uint32_t>> pairs;
+  // The blocked pairs' level patterns, counted per thread as they are
+  // compared: EM needs no more, and millions of vectors would not fit.
+  matcher::PatternCounts blocked;
   {
     const blocking::EarlierCandidates found = blocking::FindEarlierCandidates(
         sample.keys, options.max_block_size, options.threads);
     std::vector<std::vector<blocking::BlockingKey>>().swap(sample.keys);
-    pairs.reserve(found.earlier.size());
-    for (size_t b = 0; b < n; ++b) {
-      for (uint32_t a : found.of(b)) {
-        pairs.emplace_back(a, static_cast<uint32_t>(b));
-      }
+    if (found.earlier.empty()) {
+      return absl::FailedPreconditionError(
+          "model estimation found no blocked pair among the stored records");
     }
+    LINKD_RETURN_IF_ERROR(Report(options, progress, "comparing blocked pairs"));
+    const int slices = std::max(1, options.threads);
+    std::vector<matcher::PatternCounts> counts(static_cast<size_t>(slices));
+    util::ParallelForWeighted(
+        found.offsets, slices, [&](size_t begin, size_t end, size_t slice) {
+          ComparisonVector v;
+          for (size_t b = begin; b < end; ++b) {
+            for (uint32_t a : found.of(b)) {
+              matcher::Compare(sample.decoded[a], sample.decoded[b], opts, &v);
+              counts[slice].Add(v);
+            }
+          }
+        });
+    for (const matcher::PatternCounts& c : counts) blocked.Merge(c);
   }
-  if (pairs.empty()) {
-    return absl::FailedPreconditionError(
-        "model estimation found no blocked pair among the stored records");
-  }
-  LINKD_RETURN_IF_ERROR(Report(options, progress, "comparing blocked pairs"));
-  const std::vector<ComparisonVector> blocked =
-      CompareAll(sample.decoded, pairs, opts, options.threads);
 
   LINKD_RETURN_IF_ERROR(Report(options, progress, "comparing random pairs"));
-  pairs.clear();
+  std::vector<std::pair<uint32_t, uint32_t>> pairs;
   std::uniform_int_distribution<uint64_t> pick(0, n - 1);
   while (pairs.size() < options.random_pairs) {
     const auto a = static_cast<uint32_t>(pick(rng));
@@ -217,7 +249,8 @@ absl::StatusOr<matcher::Model> EstimateModel(store::Store* store,
   }
   matcher::EmOptions em = options.em;
   em.total_pairs = static_cast<uint64_t>(n) * (n - 1) / 2;
-  LINKD_RETURN_IF_ERROR(model.EstimateM(blocked, em).status());  // version+1
+  LINKD_RETURN_IF_ERROR(
+      model.EstimateMFromPatterns(blocked, em).status());  // version+1
   matcher::TrainingInfo* info = model.mutable_training_info();
   info->records_per_source.assign(sample.per_source.begin(),
                                   sample.per_source.end());

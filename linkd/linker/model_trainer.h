@@ -24,7 +24,7 @@ namespace linkd::linker {
 
 struct TrainerOptions {
   // Records sampled from the store (all of them when fewer are stored).
-  uint64_t max_records = 1000000;
+  uint64_t max_records = 300000;
   // Estimation needs at least this many records (and some blocked pairs).
   uint64_t min_records = 200;
   uint64_t random_pairs = 1000000;

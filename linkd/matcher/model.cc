@@ -351,10 +351,36 @@ absl::Status Model::EstimateU(absl::Span<const ComparisonVector> random_pairs,
   return absl::OkStatus();
 }
 
+void PatternCounts::Add(const ComparisonVector& v) {
+  if (!ValidLevel(v)) {
+    ++invalid_;
+    return;
+  }
+  ++counts_[Pack(v)];
+  ++pairs_;
+}
+
+void PatternCounts::Merge(const PatternCounts& other) {
+  for (const auto& [key, count] : other.counts_) counts_[key] += count;
+  pairs_ += other.pairs_;
+  invalid_ += other.invalid_;
+}
+
 absl::StatusOr<EmResult> Model::EstimateM(
     absl::Span<const ComparisonVector> blocked_pairs,
     const EmOptions& options) {
-  if (blocked_pairs.empty()) {
+  PatternCounts counts;
+  for (const ComparisonVector& v : blocked_pairs) counts.Add(v);
+  return EstimateMFromPatterns(counts, options);
+}
+
+absl::StatusOr<EmResult> Model::EstimateMFromPatterns(
+    const PatternCounts& blocked, const EmOptions& options) {
+  if (blocked.invalid() > 0) {
+    return absl::InvalidArgumentError("blocked_pairs: level out of range");
+  }
+  const uint64_t blocked_pairs = blocked.pairs();
+  if (blocked_pairs == 0) {
     return absl::InvalidArgumentError("blocked_pairs: empty sample");
   }
   if (options.max_iterations < 1 || !(options.tolerance > 0.0) ||
@@ -363,38 +389,33 @@ absl::StatusOr<EmResult> Model::EstimateM(
         "em_options: max_iterations >= 1, tolerance > 0 and prior_pairs >= 0 "
         "required");
   }
-  if (options.total_pairs < blocked_pairs.size()) {
+  if (options.total_pairs < blocked_pairs) {
     return absl::InvalidArgumentError(
         "em_options.total_pairs: must be at least the number of blocked "
         "pairs");
   }
   const auto start = std::chrono::steady_clock::now();
 
-  // Distinct level patterns with their counts; per-level pair counts.
-  absl::flat_hash_map<uint32_t, uint64_t> pattern_counts;
+  // Per-level pair counts and the rule's counts, from the patterns.
   uint64_t level_pairs[kNumCompareFields][kMaxLevels] = {};
   uint64_t rule_matches = 0, rule_decidable = 0;
   double rule_counts[kNumCompareFields][kMaxLevels] = {};
   const int agree = static_cast<int>(AgreeLevel::kAgree);
   const int disagree = static_cast<int>(AgreeLevel::kDisagree);
-  for (const ComparisonVector& v : blocked_pairs) {
-    if (!ValidLevel(v)) {
-      return absl::InvalidArgumentError("blocked_pairs: level out of range");
-    }
-    ++pattern_counts[Pack(v)];
+  for (const auto& [key, count] : blocked.counts()) {
     for (size_t f = 0; f < kNumCompareFields; ++f)
-      ++level_pairs[f][v.levels[f]];
-    const int upn = v.level(CompareField::kUpn);
-    const int nhs = v.level(CompareField::kNhsNumber);
-    if (upn != 0 || nhs != 0) ++rule_decidable;
+      level_pairs[f][Unpack(key, f)] += count;
+    const int upn = Unpack(key, Idx(CompareField::kUpn));
+    const int nhs = Unpack(key, Idx(CompareField::kNhsNumber));
+    if (upn != 0 || nhs != 0) rule_decidable += count;
     if (upn == agree || nhs == agree) {
-      ++rule_matches;
+      rule_matches += count;
       for (size_t f = 0; f < kNumCompareFields; ++f)
-        rule_counts[f][v.levels[f]]++;
+        rule_counts[f][Unpack(key, f)] += count;
     }
   }
-  std::vector<std::pair<uint32_t, double>> patterns(pattern_counts.begin(),
-                                                    pattern_counts.end());
+  std::vector<std::pair<uint32_t, double>> patterns(blocked.counts().begin(),
+                                                    blocked.counts().end());
 
   // Working copies: the model changes only on success.
   double m[kNumCompareFields][kMaxLevels];
@@ -435,7 +456,7 @@ absl::StatusOr<EmResult> Model::EstimateM(
     }
     const double blocked_share =
         static_cast<double>(rule_matches) / rule_decidable;
-    lambda = Clamp(blocked_share * blocked_pairs.size() / options.total_pairs);
+    lambda = Clamp(blocked_share * blocked_pairs / options.total_pairs);
   }
 
   // Natural-log Bayes factors per level, refreshed every iteration.
@@ -445,7 +466,7 @@ absl::StatusOr<EmResult> Model::EstimateM(
       log_u[f][l] = std::log(params_[f][l].u);
   }
   EmResult result;
-  result.pairs = blocked_pairs.size();
+  result.pairs = blocked_pairs;
   result.rule_matches = rule_matches;
   const double n = static_cast<double>(options.total_pairs);
   for (int it = 1; it <= options.max_iterations; ++it) {
@@ -533,10 +554,10 @@ absl::StatusOr<EmResult> Model::EstimateM(
   }
   lambda_ = lambda;
   result.lambda = lambda;
-  result.blocked_lambda = lambda * n / blocked_pairs.size();
+  result.blocked_lambda = lambda * n / blocked_pairs;
   RecomputeWeights();
   ++version_;
-  training_.blocked_pairs = blocked_pairs.size();
+  training_.blocked_pairs = blocked_pairs;
   training_.rule_matches = rule_matches;
   training_.em_iterations = static_cast<uint32_t>(result.iterations);
   training_.em_converged = result.converged;

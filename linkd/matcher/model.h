@@ -135,6 +135,30 @@ struct EmOptions {
   uint64_t total_pairs = 0;
 };
 
+// The level patterns of a set of comparison vectors with their counts: all
+// that EM needs of the blocked pairs, in memory that does not grow with
+// their number (a few hundred distinct patterns for millions of pairs).
+// Not thread-safe: count per thread, then Merge.
+class PatternCounts {
+ public:
+  // Counts `v` (its levels only). A vector with a level out of range is
+  // counted as invalid, and EstimateM then refuses the counts.
+  void Add(const ComparisonVector& v);
+  void Merge(const PatternCounts& other);
+
+  uint64_t pairs() const { return pairs_; }
+  uint64_t invalid() const { return invalid_; }
+  // Packed level pattern (3 bits per field, CompareField order) -> pairs.
+  const absl::flat_hash_map<uint32_t, uint64_t>& counts() const {
+    return counts_;
+  }
+
+ private:
+  absl::flat_hash_map<uint32_t, uint64_t> counts_;
+  uint64_t pairs_ = 0;
+  uint64_t invalid_ = 0;
+};
+
 struct EmResult {
   int iterations = 0;
   bool converged = false;
@@ -233,6 +257,11 @@ class Model {
   // model is then unchanged.
   absl::StatusOr<EmResult> EstimateM(
       absl::Span<const ComparisonVector> blocked_pairs,
+      const EmOptions& options = EmOptions());
+  // The same from the blocked pairs' level patterns (INVALID_ARGUMENT also
+  // if any was invalid).
+  absl::StatusOr<EmResult> EstimateMFromPatterns(
+      const PatternCounts& blocked_pairs,
       const EmOptions& options = EmOptions());
 
   // --- persistence

@@ -364,7 +364,8 @@ absl::StatusOr<std::vector<StoredRecord>> RecordStore::History(
 
 absl::Status RecordStore::ForEachRecord(std::optional<std::string> source,
                                         RecordCallback fn,
-                                        const Snapshot* snapshot) const {
+                                        const Snapshot* snapshot,
+                                        const RecordFilter& want) const {
   KeyBuilder prefix;
   if (source.has_value()) prefix.AddString(*source);
   ScanOptions options;
@@ -379,6 +380,7 @@ absl::Status RecordStore::ForEachRecord(std::optional<std::string> source,
         if (!DecodeRecordKey(key, &src, &rid).ok()) {
           return Malformed("record key in column family records");
         }
+        if (want && !want(src, rid)) return true;
         if (!record.ParseFromArray(value.data(),
                                    static_cast<int>(value.size()))) {
           return Malformed("stored record in column family records");

@@ -11,6 +11,7 @@
 #define LINKD_STORE_RECORD_STORE_H_
 
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -107,13 +108,18 @@ class RecordStore {
 
   // Visits the current revision of every record of `source` (every source if
   // nullopt), in key order. Return true to continue, false to stop, or an
-  // error to abort (returned unchanged). Does not fill the block cache.
+  // error to abort (returned unchanged). Records for which `want` (if set)
+  // returns false are skipped without being parsed. Does not fill the block
+  // cache.
   using RecordCallback = absl::FunctionRef<absl::StatusOr<bool>(
       std::string_view source, std::string_view record_id,
       const StoredRecord& record)>;
+  using RecordFilter =
+      std::function<bool(std::string_view source, std::string_view record_id)>;
   absl::Status ForEachRecord(std::optional<std::string> source,
                              RecordCallback fn,
-                             const Snapshot* snapshot = nullptr) const;
+                             const Snapshot* snapshot = nullptr,
+                             const RecordFilter& want = nullptr) const;
 
   // Record counts per source (sorted by source), records updated at least
   // once, field coverage (fields with at least one record, in

@@ -6,9 +6,12 @@
 
 #include <algorithm>
 #include <cstddef>
+#include <cstdint>
 #include <functional>
 #include <thread>
 #include <vector>
+
+#include "absl/types/span.h"
 
 namespace linkd::util {
 
@@ -27,6 +30,31 @@ void ParallelFor(size_t n, int threads, Fn&& fn) {
   }
   fn(0, n / slices, size_t{0});
   for (std::thread& t : workers) t.join();
+}
+
+// As ParallelFor, but the slices are cut so that each holds about the same
+// share of the work, where item i costs offsets[i + 1] - offsets[i]
+// (`offsets`: n + 1 ascending prefix sums, e.g. a compressed row index).
+template <typename Fn>
+void ParallelForWeighted(absl::Span<const uint64_t> offsets, int threads,
+                         Fn&& fn) {
+  const size_t n = offsets.empty() ? 0 : offsets.size() - 1;
+  const size_t slices = std::max<size_t>(
+      1, std::min<size_t>(static_cast<size_t>(std::max(threads, 1)), n));
+  std::vector<size_t> bounds(slices + 1, n);
+  bounds[0] = 0;
+  const uint64_t total = n == 0 ? 0 : offsets[n] - offsets[0];
+  for (size_t s = 1; s < slices; ++s) {
+    const uint64_t target = offsets[0] + total * s / slices;
+    bounds[s] = std::max<size_t>(
+        bounds[s - 1],
+        std::lower_bound(offsets.begin(), offsets.begin() + n, target) -
+            offsets.begin());
+  }
+  ParallelFor(slices, static_cast<int>(slices),
+              [&](size_t b, size_t e, size_t) {
+                for (size_t s = b; s < e; ++s) fn(bounds[s], bounds[s + 1], s);
+              });
 }
 
 // Sorts `*v` (by operator< or `less`) on up to `threads` threads: slices

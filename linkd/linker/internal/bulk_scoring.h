@@ -5,10 +5,11 @@
 #define LINKD_LINKER_INTERNAL_BULK_SCORING_H_
 
 #include <cstdint>
-#include <deque>
 #include <string>
+#include <string_view>
 #include <vector>
 
+#include "absl/functional/function_ref.h"
 #include "absl/status/status.h"
 #include "absl/types/span.h"
 #include "linkd/blocking/blocking_index.h"
@@ -19,18 +20,40 @@
 
 namespace linkd::linker::internal {
 
+// A candidate of a record of the run, with its match weight and whether
+// the pair has a hard conflict (different UPN or NHS number).
+struct ScoredCandidate {
+  // Below the run's record count: the index of an earlier record of the
+  // run; from there up, BulkScores::indexed[ref - records], a record from
+  // the stored index.
+  uint32_t ref = 0;
+  bool conflict = false;
+  double weight = 0;
+};
+
 struct BulkScores {
-  // Record i's candidates are candidates[offsets[i] .. offsets[i + 1]).
+  size_t records = 0;
+  // Record i's candidates are, in the concatenation of parts' candidates,
+  // [offsets[i], offsets[i + 1]). A part holds the candidates of the
+  // consecutive records from its `first` (kept as scored: no copy into one
+  // array, which would double the peak).
+  struct Part {
+    size_t first = 0;
+    uint64_t base = 0;  // offset of its first candidate
+    std::vector<ScoredCandidate> candidates;
+  };
   std::vector<uint64_t> offsets;
-  std::vector<ScoredCandidate> candidates;
-  // Storage of the keys of candidates found in the stored index (one deque
-  // per thread: elements never move).
-  std::vector<std::deque<std::string>> index_keys;
+  std::vector<Part> parts;
+  // Keys of the candidates found in the stored index.
+  std::vector<std::string> indexed;
   BulkStats stats;
 
   absl::Span<const ScoredCandidate> of(size_t i) const {
-    return absl::MakeConstSpan(candidates.data() + offsets[i],
-                               offsets[i + 1] - offsets[i]);
+    size_t p = parts.size() - 1;
+    while (p > 0 && parts[p].first > i) --p;
+    return absl::MakeConstSpan(
+        parts[p].candidates.data() + (offsets[i] - parts[p].base),
+        offsets[i + 1] - offsets[i]);
   }
 };
 
@@ -39,13 +62,15 @@ struct BulkScores {
 // records in `index`. Keeps the pairs that can change a decision: those with
 // a hard conflict and those weighing at least the model's lower threshold.
 // DATA_LOSS for a malformed record, or a Store error.
-// `keys[i]` are the blocking keys of records[i].
+// `keys[i]` are the blocking keys of records[i]. `progress` is told each
+// stage as it starts.
 absl::Status ScoreBulk(
     absl::Span<const BulkRecord> records,
     absl::Span<const std::vector<blocking::BlockingKey>> keys,
     const blocking::BlockingIndex& index, store::Store* store,
     const matcher::Model& model, const blocking::CandidateLimits& limits,
-    bool use_index, int threads, BulkScores* out);
+    bool use_index, int threads,
+    absl::FunctionRef<void(std::string_view stage)> progress, BulkScores* out);
 
 }  // namespace linkd::linker::internal
 

@@ -22,7 +22,9 @@
 #include <string>
 #include <vector>
 
+#include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
+#include "absl/strings/str_split.h"
 #include "google/protobuf/util/delimited_message_util.h"
 #include "grpcpp/client_context.h"
 #include "linkd/ctl/encoded_file.h"
@@ -69,6 +71,32 @@ absl::StatusOr<std::vector<linkd::v1::IngestItem>> HoldBack(
     google::protobuf::util::SerializeDelimitedToOstream(i, &out);
   }
   return held;
+}
+
+// A stage of the bulk link as the daemon reports it (numbers dropped).
+struct Stage {
+  std::string name;
+  double begin = 0, end = 0;  // seconds since linking resumed
+  double rss = 0;             // largest VmRSS seen, MiB
+};
+
+std::string StageOf(const std::string& activity) {
+  std::string out;
+  for (char c : activity) {
+    if (c >= '0' && c <= '9') continue;
+    if (c == ' ' && !out.empty() && out.back() == ' ') continue;
+    out.push_back(c);
+  }
+  return out;
+}
+
+double RssMib(pid_t pid) {
+  std::ifstream in("/proc/" + std::to_string(pid) + "/status");
+  std::string line;
+  while (std::getline(in, line)) {
+    if (line.rfind("VmRSS:", 0) == 0) return std::stod(line.substr(6)) / 1024;
+  }
+  return -1;
 }
 
 double Percentile(std::vector<double> v, double p) {
@@ -130,14 +158,37 @@ int main(int argc, char** argv) {
     }
   }
   t = Clock::now();
-  absl::Status s = linkd::bench::WaitLinked(channel.get(), summary.link_seq);
-  if (!s.ok()) return Fail(std::string(s.message()));
-  const double link_secs = Since(t);
+  // Polls once a second: the time and the largest resident set of each
+  // stage the daemon reports (its linking activity).
   linkd::v1::GetLinkingStatusResponse st;
-  {
+  std::vector<Stage> stages;
+  for (;;) {
     grpc::ClientContext context;
-    (void)linkage->GetLinkingStatus(&context, {}, &st);
+    linkd::v1::GetLinkingStatusRequest request;
+    request.set_wait_for_seq(summary.link_seq);
+    request.set_wait_millis(1000);
+    if (!linkage->GetLinkingStatus(&context, request, &st).ok()) {
+      return Fail("linking status failed");
+    }
+    const double now = Since(t);
+    const double rss = RssMib((*daemon)->pid());
+    const std::string activity = StageOf(st.activity());
+    if (stages.empty() || stages.back().name != activity) {
+      stages.push_back(Stage{activity, now, now, rss});
+    }
+    stages.back().end = now;
+    stages.back().rss = std::max(stages.back().rss, rss);
+    if (st.linked_seq() >= summary.link_seq) break;
   }
+  const double link_secs = Since(t);
+  double stage_start = 0;
+  for (const Stage& stage : stages) {
+    std::printf("  %-52s %6.1f s, RSS up to %5.0f MiB\n",
+                stage.name.empty() ? "(linking batches)" : stage.name.c_str(),
+                stage.end - stage_start, stage.rss);
+    stage_start = stage.end;
+  }
+
   std::printf(
       "bulk link: %llu records in %.1f s (%.0f records/s; model estimation "
       "included), %llu SUIs, %llu review tasks; linkd peak RSS %.0f MiB "
@@ -164,7 +215,7 @@ int main(int argc, char** argv) {
       return Fail("ingest stream broke");
     }
     if (ack.link_seq() > 0) {
-      s = linkd::bench::WaitLinked(channel.get(), ack.link_seq());
+      absl::Status s = linkd::bench::WaitLinked(channel.get(), ack.link_seq());
       if (!s.ok()) return Fail(std::string(s.message()));
     }
     grpc::ClientContext context;
@@ -180,6 +231,13 @@ int main(int argc, char** argv) {
   }
   stream->WritesDone();
   (void)stream->Finish();
+  // What the daemon logged of the bulk run (stage times).
+  for (absl::string_view line : absl::StrSplit((*daemon)->Stderr(), '\n')) {
+    if (absl::StrContains(line, "bulk linked") ||
+        absl::StrContains(line, "estimated")) {
+      std::printf("  linkd: %s\n", std::string(line).c_str());
+    }
+  }
   std::printf(
       "incremental: %zu single records with %llu indexed: submit to SUI p50 "
       "%.2f ms, p95 %.2f ms, p99 %.2f ms, max %.2f ms (target p99 <= 10 "
