@@ -1,5 +1,6 @@
 #include "linkd/linker/link_worker.h"
 
+#include <malloc.h>
 #include <sys/mman.h>
 #include <sys/resource.h>
 #include <sys/syscall.h>
@@ -186,6 +187,9 @@ absl::Status LinkWorker::Estimate() {
       [this](std::string_view stage) {
         SetActivity(absl::StrCat("estimating the model: ", std::string(stage)));
       });
+  // The sample and its pairs are gone: give their pages back to the system
+  // (a bulk load usually follows, and needs them).
+  malloc_trim(0);
   absl::Status s = model.status();
   if (s.ok()) {
     store::WriteBatch batch = store_->NewBatch();
@@ -511,6 +515,7 @@ absl::StatusOr<size_t> LinkWorker::LinkBulkPrefix(
       none ? absl::StatusOr<BulkStats>(BulkStats())
            : linker_->LinkBulk(std::move(records), clock_->Now(), bulk, commit);
   SetActivity("");
+  malloc_trim(0);  // the run's memory goes back to the system
   LINKD_RETURN_IF_ERROR(stats.status());
   if (none) {
     LINKD_RETURN_IF_ERROR(commit(store_->NewBatch(), 0));

@@ -1,8 +1,11 @@
 #include "linkd/linker/linker.h"
 
+#include <malloc.h>
+
 #include <algorithm>
 #include <chrono>
 #include <cmath>
+#include <deque>
 #include <filesystem>
 #include <future>
 #include <limits>
@@ -265,6 +268,10 @@ class Linker::Run {
     return std::optional<Sui>(link->sui);
   }
   absl::StatusOr<SuiInfo*> Info(Sui sui);
+  // Reads the links of `keys` not in the overlay, and the SUI records they
+  // name, in two batched reads, so that the LinkOf and Info calls that
+  // follow find them in memory.
+  absl::Status LoadLinks(const std::vector<std::string>& keys);
   absl::Status LoadIdentities(const std::vector<std::string>& keys);
   absl::StatusOr<const matcher::DecodedIdentity*> Decoded(
       const std::string& record_key);
@@ -359,6 +366,48 @@ absl::StatusOr<std::optional<LinkValue>> Linker::Run::LinkOf(
   }
   link_of_[std::string(record_key)] = link;
   return link;
+}
+
+absl::Status Linker::Run::LoadLinks(const std::vector<std::string>& keys) {
+  std::vector<std::string> missing, link_keys;
+  for (const std::string& k : keys) {
+    if (link_of_.contains(k)) continue;
+    if (bulk_ != nullptr &&
+        bulk_->position.contains(absl::string_view(k.data(), k.size()))) {
+      continue;
+    }
+    missing.push_back(k);
+    link_keys.push_back(LinkKey(k));
+  }
+  if (missing.empty()) return absl::OkStatus();
+  LINKD_ASSIGN_OR_RETURN(std::vector<std::optional<std::string>> values,
+                         l_->store_->MultiGet(Cf::kLinks, link_keys));
+  std::vector<std::string> sui_keys;
+  std::vector<uint64_t> sui_bits;
+  for (size_t i = 0; i < missing.size(); ++i) {
+    std::optional<LinkValue> link;
+    if (values[i].has_value()) {
+      LINKD_ASSIGN_OR_RETURN(link, DecodeLink(*values[i]));
+      const uint64_t bits = link->sui.bits();
+      if (!suis_.contains(bits) &&
+          std::find(sui_bits.begin(), sui_bits.end(), bits) == sui_bits.end()) {
+        sui_bits.push_back(bits);
+        sui_keys.push_back(SuiKey(link->sui));
+      }
+    }
+    link_of_.emplace(std::move(missing[i]), link);
+  }
+  if (sui_keys.empty()) return absl::OkStatus();
+  LINKD_ASSIGN_OR_RETURN(std::vector<std::optional<std::string>> infos,
+                         l_->store_->MultiGet(Cf::kLinks, sui_keys));
+  for (size_t i = 0; i < sui_keys.size(); ++i) {
+    if (!infos[i].has_value()) continue;  // Info() reports it
+    SuiInfo& info = suis_[sui_bits[i]];
+    if (!info.ParseFromString(*infos[i])) {
+      return absl::DataLossError("links: malformed SUI record");
+    }
+  }
+  return absl::OkStatus();
 }
 
 absl::StatusOr<SuiInfo*> Linker::Run::Info(Sui sui) {
@@ -697,6 +746,7 @@ absl::StatusOr<LinkOutcome> Linker::Run::LinkOne(const LinkInput& in) {
   }
   AddToOverlayBlocks(record_key, keys);
   LINKD_RETURN_IF_ERROR(LoadIdentities(candidates));
+  LINKD_RETURN_IF_ERROR(LoadLinks(candidates));
 
   // Score candidates and group them by SUI.
   Groups groups;
@@ -1339,35 +1389,79 @@ absl::StatusOr<BulkStats> Linker::LinkBulk(std::vector<BulkRecord> records,
   // Records already in the index are candidates too; skip reading it when
   // nothing was ever linked.
   LINKD_ASSIGN_OR_RETURN(LinkStats before, Stats());
+  const bool use_index = before.active_suis > 0;
   std::vector<std::vector<blocking::BlockingKey>> keys(records.size());
-  for (size_t i = 0; i < records.size(); ++i)
+  for (size_t i = 0; i < records.size(); ++i) {
     keys[i] = std::move(records[i].keys);
-  internal::BulkScores scores;
-  LINKD_RETURN_IF_ERROR(internal::ScoreBulk(
-      records, keys, *index_, store_, *model, options_.candidates,
-      before.active_suis > 0, options.threads, stage, &scores));
+  }
+  using Clock = std::chrono::steady_clock;
+  auto since = [](Clock::time_point t) {
+    return std::chrono::duration<double>(Clock::now() - t).count();
+  };
+  BulkStats stats;
+  stats.records = records.size();
+  stage("finding candidate pairs");
+  auto t = Clock::now();
+  blocking::EarlierCandidates earlier = blocking::FindEarlierCandidates(
+      keys, options_.candidates.max_block_size, options.threads);
+  stats.candidate_pairs = earlier.earlier.size();
+  stats.oversize_skips = earlier.oversize_skips;
+  stats.block_seconds = since(t);
   LINKD_RETURN_IF_ERROR(check());
 
-  stage("writing the blocking index");
-  const auto start = std::chrono::steady_clock::now();
-  // The run's index entries first, as table files: far cheaper than
-  // batches, and harmless should the links below never be committed.
-  {
+  // The run's index entries are written first, as table files: far cheaper
+  // than batches, and harmless should the links below never be committed.
+  auto write_index = [&]() -> absl::Status {
+    stage("writing the blocking index");
+    const auto start = Clock::now();
     std::vector<std::string_view> record_keys;
     record_keys.reserve(records.size());
     for (const BulkRecord& r : records) record_keys.push_back(r.record_key);
     LINKD_RETURN_IF_ERROR(index_->BulkAdd(record_keys, keys, options.threads));
     std::vector<std::vector<blocking::BlockingKey>>().swap(keys);
+    stats.index_seconds = since(start);
+    return check();
+  };
+
+  // Scores, a chunk of records at a time. Without stored candidates (an
+  // initial load) the index goes first and the next chunk is scored while
+  // this one is clustered, so only two chunks' candidates are ever held.
+  // Scoring against the stored index must not find the run's own records
+  // there: then every chunk is scored before the index is written.
+  const size_t chunk = std::max<size_t>(1, options.score_chunk_records);
+  const size_t chunks = (records.size() + chunk - 1) / chunk;
+  auto score = [&](size_t c, internal::BulkScores* out) -> absl::Status {
+    const auto score_start = Clock::now();
+    absl::Status s = internal::ScoreBulk(
+        records, earlier, keys, *index_, store_, *model, options_.candidates,
+        use_index, c * chunk, std::min(records.size(), (c + 1) * chunk),
+        options.threads, out);
+    stats.score_seconds += since(score_start);
+    stats.kept_pairs += out->stats.kept_pairs;
+    stats.committed_candidates += out->stats.committed_candidates;
+    return s;
+  };
+  std::deque<internal::BulkScores> scored;  // chunks c, c + 1, ...
+  if (use_index) {
+    stage("scoring candidate pairs");
+    for (size_t c = 0; c < chunks; ++c) {
+      LINKD_RETURN_IF_ERROR(score(c, &scored.emplace_back()));
+      LINKD_RETURN_IF_ERROR(check());
+    }
+    LINKD_RETURN_IF_ERROR(write_index());
+  } else {
+    LINKD_RETURN_IF_ERROR(write_index());
+    // Freed pieces of the keys go back to the system before scoring.
+    malloc_trim(0);
+    if (chunks > 0) LINKD_RETURN_IF_ERROR(score(0, &scored.emplace_back()));
   }
-  scores.stats.index_seconds =
-      std::chrono::duration<double>(std::chrono::steady_clock::now() - start)
-          .count();
-  stage("clustering");
+
+  const auto start = Clock::now();
+  stage("scoring and clustering");
   store::WriteBatch batch = store_->NewBatch();
   Run run(this, model.get(), now, &batch);
   Run::BulkView view;
   view.records = records;
-  view.indexed = &scores.indexed;
   view.sui.assign(records.size(), 0);
   view.position.reserve(records.size());
   for (size_t i = 0; i < records.size(); ++i) {
@@ -1377,32 +1471,47 @@ absl::StatusOr<BulkStats> Linker::LinkBulk(std::vector<BulkRecord> records,
   }
   run.SetBulk(&view);
   // Each batch is committed on a second thread while the next one is
-  // decided; at most one commit is in flight.
+  // decided; at most one commit is in flight. The next chunk is scored on
+  // the scoring threads meanwhile.
   std::future<absl::Status> in_flight;
+  std::future<absl::Status> scoring;
   double commit_seconds = 0;  // written by the committing thread
-  auto wait = [&in_flight]() -> absl::Status {
-    if (!in_flight.valid()) return absl::OkStatus();
-    return in_flight.get();
+  auto wait = [](std::future<absl::Status>* f) -> absl::Status {
+    if (!f->valid()) return absl::OkStatus();
+    return f->get();
   };
   auto link_all = [&]() -> absl::Status {
     const size_t per_batch = std::max<size_t>(1, options.records_per_batch);
     for (size_t i = 0; i < records.size(); ++i) {
+      if (i % chunk == 0) {  // chunk i / chunk starts
+        if (i > 0) {
+          LINKD_RETURN_IF_ERROR(wait(&scoring));
+          scored.pop_front();
+        }
+        const size_t next = i / chunk + 1;
+        if (!use_index && next < chunks) {
+          internal::BulkScores* out = &scored.emplace_back();
+          scoring = std::async(std::launch::async, [&score, next, out] {
+            return score(next, out);
+          });
+        }
+        view.indexed = &scored.front().indexed;
+      }
       Run::ScoredInput in{records[i].record_key, &records[i].decoded,
-                          records[i].revision, scores.of(i)};
+                          records[i].revision, scored.front().of(i)};
       LINKD_RETURN_IF_ERROR(run.LinkScored(in).status());
       if ((i + 1) % per_batch != 0 && i + 1 != records.size()) continue;
       LINKD_RETURN_IF_ERROR(run.Finish());
-      LINKD_RETURN_IF_ERROR(wait());  // the previous batch is committed
+      LINKD_RETURN_IF_ERROR(wait(&in_flight));  // the previous batch is in
       LINKD_RETURN_IF_ERROR(check());
       in_flight = std::async(
           std::launch::async,
           [&commit, &commit_seconds, done = i + 1,
            b = std::make_shared<store::WriteBatch>(std::move(batch))]() {
-            const auto commit_start = std::chrono::steady_clock::now();
+            const auto commit_start = Clock::now();
             absl::Status s = commit(std::move(*b), done);
             commit_seconds +=
-                std::chrono::duration<double>(std::chrono::steady_clock::now() -
-                                              commit_start)
+                std::chrono::duration<double>(Clock::now() - commit_start)
                     .count();
             return s;
           });
@@ -1412,15 +1521,15 @@ absl::StatusOr<BulkStats> Linker::LinkBulk(std::vector<BulkRecord> records,
     return absl::OkStatus();
   };
   absl::Status linked = link_all();
-  absl::Status committed = wait();  // also on error: nothing outlives us
+  // Also on error: nothing may outlive this call.
+  absl::Status scored_rest = wait(&scoring);
+  absl::Status committed = wait(&in_flight);
   LINKD_RETURN_IF_ERROR(linked);
+  LINKD_RETURN_IF_ERROR(scored_rest);
   LINKD_RETURN_IF_ERROR(committed);
-  scores.stats.commit_seconds = commit_seconds;
-  scores.stats.cluster_seconds =
-      std::chrono::duration<double>(std::chrono::steady_clock::now() - start)
-          .count() -
-      scores.stats.index_seconds;
-  return scores.stats;
+  stats.commit_seconds = commit_seconds;
+  stats.cluster_seconds = since(start);
+  return stats;
 }
 
 absl::StatusOr<ReviewTask> Linker::Decide(uint64_t id, bool same,

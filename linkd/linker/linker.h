@@ -117,10 +117,14 @@ struct BulkRecord {
 
 struct BulkOptions {
   // Threads for decoding, blocking and scoring (clustering is sequential:
-  // arrival order decides).
+  // arrival order decides; it runs alongside the scoring of the next chunk
+  // and the commit of the previous batch).
   int threads = 2;
   // Records linked per WriteBatch handed to the commit callback.
   size_t records_per_batch = 20000;
+  // Records scored at a time: an initial load holds the candidates of two
+  // such chunks (the one being clustered, the next being scored).
+  size_t score_chunk_records = 65536;
   // Polled between the phases of a run and before each commit; once it
   // returns true the run stops with CANCELLED (what was committed stays
   // linked). E.g. set when the daemon shuts down.
@@ -139,10 +143,10 @@ struct BulkStats {
   uint64_t committed_candidates = 0;  // candidates from the stored index
   double prepare_seconds = 0;         // decode + blocking keys
   double block_seconds = 0;           // candidate pairs
-  double score_seconds = 0;           // comparisons and weights
-  double index_seconds = 0;           // blocking index entries (table files)
-  double cluster_seconds = 0;         // decisions and writes (commits included)
-  double commit_seconds = 0;  // in the commit callback (overlaps clustering)
+  double score_seconds = 0;    // comparisons and weights (overlaps clustering)
+  double index_seconds = 0;    // blocking index entries (table files)
+  double cluster_seconds = 0;  // decisions and writes (commits included)
+  double commit_seconds = 0;   // in the commit callback (overlaps clustering)
 };
 
 // Commits one batch of a bulk run: records [0, linked) of the run are

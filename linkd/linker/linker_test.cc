@@ -2,7 +2,12 @@
 
 #include <filesystem>
 #include <memory>
+#include <set>
+#include <utility>
 
+#include "absl/container/flat_hash_map.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
 #include "crypto/crypto.h"
 #include "crypto/encoder.h"
 #include "gmock/gmock.h"
@@ -22,7 +27,7 @@ using store::v1::SuiInfo;
 
 // Links real encodings of synthetic children through a real store.
 class LinkerTest : public ::testing::Test {
- protected:
+ public:  // Rec and Child serve the population helpers below too
   void SetUp() override {
     ASSERT_THAT(crypto::Init(), IsOk());
     store::StoreOptions options;
@@ -386,6 +391,130 @@ TEST_F(LinkerTest, RelinkFollowsANewModelKeepingSuisWherePossible) {
   ASSERT_THAT(stats, IsOk());
   EXPECT_EQ(stats->moved, 0u);
   EXPECT_EQ(stats->retired_suis, 0u);
+}
+
+// Households of synthetic children, each registered by two or three
+// sources, some with a typo in a name, a day/month swap or a new postcode;
+// siblings share a surname and an address, some are twins. Ties (a record
+// matching two SUIs with equal weights, decided by the SUIs' random bits)
+// are avoided: each move goes to its own address.
+std::vector<LinkerTest::Rec> Population(int households) {
+  static const char* const kGiven[] = {
+      "Amelia", "Noah",  "Olivia", "Muhammad", "Isla",  "Oliver", "Ava",
+      "George", "Freya", "Leo",    "Aisha",    "Jacob", "Zara",   "Theo"};
+  static const char* const kFamily[] = {"Okafor", "Price",  "Khan",  "Smith",
+                                        "Nowak",  "Wilson", "Patel", "Evans",
+                                        "Hughes", "Begum",  "Jones", "Ali"};
+  static const char* const kSources[] = {"school_census", "health",
+                                         "social_care"};
+  std::vector<LinkerTest::Rec> out;
+  uint64_t x = 12345;
+  auto next = [&x](uint64_t n) {
+    x = x * 6364136223846793005ull + 1442695040888963407ull;
+    return (x >> 33) % n;
+  };
+  for (int h = 0; h < households; ++h) {
+    const std::string family = kFamily[next(12)];
+    const std::string postcode =
+        absl::StrCat("LS", 1 + next(9), " ", 1 + next(9), "AB");
+    const int children = 1 + static_cast<int>(next(3));
+    int twin_day = -1;
+    for (int c = 0; c < children; ++c) {
+      const int year = 2010 + static_cast<int>(next(8));
+      int month = 1 + static_cast<int>(next(12));
+      int day = 1 + static_cast<int>(next(28));
+      if (c > 0 && twin_day > 0 && next(3) == 0) day = twin_day;
+      twin_day = day;
+      const std::string given = kGiven[next(14)];
+      const std::string sex = next(2) == 0 ? "F" : "M";
+      const int copies = 2 + static_cast<int>(next(2));
+      for (int k = 0; k < copies; ++k) {
+        std::string g = given, pc = postcode;
+        int d = day, m = month;
+        const uint64_t noise = next(10);
+        if (noise == 0) g[g.size() / 2] = 'x';       // a typo
+        if (noise == 1 && d <= 12) std::swap(d, m);  // day/month swapped
+        if (noise == 2)
+          pc = absl::StrCat("M", 1 + h % 9, " ", c, "UL");  // moved
+        const std::string dob = absl::StrFormat("%04d-%02d-%02d", year, m, d);
+        out.push_back({kSources[k], absl::StrCat("R", h, "-", c, "-", k),
+                       LinkerTest::Child(g, family, dob, sex, pc)});
+      }
+    }
+  }
+  return out;
+}
+
+// Each record's cluster named by the first record of it in `keys` order.
+std::vector<size_t> Clusters(Linker* linker,
+                             const std::vector<std::string>& keys) {
+  std::vector<size_t> out(keys.size());
+  absl::flat_hash_map<uint64_t, size_t> first;
+  for (size_t i = 0; i < keys.size(); ++i) {
+    absl::StatusOr<std::optional<Sui>> s = linker->Resolve(keys[i]);
+    EXPECT_TRUE(s.ok() && s->has_value()) << keys[i];
+    if (!s.ok() || !s->has_value()) continue;
+    out[i] = first.try_emplace((*s)->bits(), i).first->second;
+  }
+  return out;
+}
+
+// Bulk linking makes the clusters that linking the records one at a time in
+// the same order makes, however the run is cut into scoring chunks and
+// commits, and whether or not records were linked before it.
+TEST_F(LinkerTest, BulkLinkingMakesTheClustersOfLinkingOneByOne) {
+  const std::vector<Rec> recs = Population(120);
+  const std::vector<v1::EncodedRecord> records = EncodeAll(recs);
+  std::vector<std::string> keys;
+  for (const auto& r : records) {
+    keys.push_back(store::RecordKey(r.source(), r.record_id()));
+  }
+  for (const Rec& r : recs) Ingest({r});  // one at a time
+  const std::vector<size_t> one_by_one = Clusters(linker_.get(), keys);
+  std::set<size_t> distinct(one_by_one.begin(), one_by_one.end());
+  ASSERT_GT(distinct.size(), recs.size() / 4);  // not all apart or together
+  ASSERT_LT(distinct.size(), recs.size() * 3 / 4);
+
+  // `split`: records before it are bulk linked in a first run (so the
+  // second run also reads the stored index).
+  for (size_t split : {size_t{0}, recs.size() / 3}) {
+    SCOPED_TRACE(::testing::Message() << "first run of " << split);
+    store::StoreOptions options;
+    options.path = dir_.Sub(absl::StrCat("bulk", split));
+    auto store = store::Store::Open(options);
+    ASSERT_THAT(store, IsOk());
+    blocking::BlockingIndex index(store->get(), keys_.get());
+    Linker bulk_linker(store->get(), &index, LinkerOptions());
+    std::vector<const v1::EncodedRecord*> ptrs;
+    for (const v1::EncodedRecord& r : records) ptrs.push_back(&r);
+    store::WriteBatch batch = (*store)->NewBatch();
+    ASSERT_THAT(store::RecordStore(store->get()).Stage(ptrs, now_, &batch),
+                IsOk());
+    ASSERT_THAT((*store)->Commit(std::move(batch)), IsOk());
+    BulkOptions bulk;
+    bulk.records_per_batch = 5;
+    bulk.score_chunk_records = 7;
+    for (auto [from, to] : {std::pair<size_t, size_t>{0, split},
+                            std::pair<size_t, size_t>{split, recs.size()}}) {
+      std::vector<BulkRecord> run;
+      for (size_t i = from; i < to; ++i) {
+        absl::StatusOr<BulkRecord> b =
+            bulk_linker.PrepareBulk(keys[i], records[i].identity(), 1);
+        ASSERT_THAT(b, IsOk());
+        run.push_back(*std::move(b));
+      }
+      if (run.empty()) continue;
+      ASSERT_THAT(bulk_linker.LinkBulk(std::move(run), now_, bulk,
+                                       [&](store::WriteBatch b, size_t) {
+                                         return (*store)->Commit(std::move(b));
+                                       }),
+                  IsOk());
+    }
+    const std::vector<size_t> bulk_clusters = Clusters(&bulk_linker, keys);
+    for (size_t i = 0; i < keys.size(); ++i) {
+      EXPECT_EQ(bulk_clusters[i], one_by_one[i]) << "record " << i;
+    }
+  }
 }
 
 }  // namespace

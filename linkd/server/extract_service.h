@@ -35,27 +35,10 @@
 #include "linkd/store/record_store.h"
 #include "linkd/store/store.h"
 #include "linkd/util/clock.h"
+#include "linkd/util/serial_executor.h"
 #include "linkd/v1/extract_service.grpc.pb.h"
 
 namespace linkd::server {
-
-// One thread running posted tasks in order. Thread-safe. The destructor
-// runs every task already posted, then joins.
-class SerialExecutor {
- public:
-  SerialExecutor();
-  ~SerialExecutor();
-  SerialExecutor(const SerialExecutor&) = delete;
-  SerialExecutor& operator=(const SerialExecutor&) = delete;
-  void Post(std::function<void()> task);
-
- private:
-  void Loop();
-  absl::Mutex mu_;
-  std::deque<std::function<void()>> tasks_ ABSL_GUARDED_BY(mu_);
-  bool stopping_ ABSL_GUARDED_BY(mu_) = false;
-  std::thread thread_;
-};
 
 struct ExtractServiceOptions {
   // Where released extracts wait, encrypted, until downloaded (created
@@ -145,8 +128,8 @@ class ExtractServiceImpl final : public v1::ExtractService::CallbackService {
 
   // Declared last: destroyed first, so their tasks finish while everything
   // above is still alive.
-  SerialExecutor io_;
-  SerialExecutor release_;
+  util::SerialExecutor io_;
+  util::SerialExecutor release_;
 };
 
 }  // namespace linkd::server

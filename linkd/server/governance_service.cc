@@ -203,40 +203,9 @@ GovernanceServiceImpl::GovernanceServiceImpl(
       consents_(consents),
       governance_(governance),
       signer_(signer),
-      data_dir_(std::move(data_dir)) {
-  worker_ = std::thread([this] { WorkerLoop(); });
-}
+      data_dir_(std::move(data_dir)) {}
 
-GovernanceServiceImpl::~GovernanceServiceImpl() {
-  {
-    absl::MutexLock lock(&mu_);
-    stopping_ = true;
-  }
-  worker_.join();
-}
-
-void GovernanceServiceImpl::RunInBackground(std::function<void()> task) {
-  absl::MutexLock lock(&mu_);
-  tasks_.push_back(std::move(task));
-}
-
-void GovernanceServiceImpl::WorkerLoop() {
-  for (;;) {
-    std::function<void()> task;
-    {
-      absl::MutexLock lock(&mu_);
-      mu_.Await(absl::Condition(
-          +[](GovernanceServiceImpl* s) ABSL_EXCLUSIVE_LOCKS_REQUIRED(s->mu_) {
-            return s->stopping_ || !s->tasks_.empty();
-          },
-          this));
-      if (tasks_.empty()) return;
-      task = std::move(tasks_.front());
-      tasks_.pop_front();
-    }
-    task();
-  }
-}
+GovernanceServiceImpl::~GovernanceServiceImpl() = default;
 
 grpc::ServerUnaryReactor* GovernanceServiceImpl::GetPolicy(
     grpc::CallbackServerContext* context, const v1::GetPolicyRequest*,
@@ -351,7 +320,7 @@ grpc::ServerUnaryReactor* GovernanceServiceImpl::VerifyAudit(
   // Verifying millions of entries takes seconds: on the worker, against a
   // frozen copy (a RocksDB checkpoint: hard links), while the live log goes
   // on growing.
-  RunInBackground([this, reactor, response, witness, entry] {
+  worker_.Post([this, reactor, response, witness, entry] {
     static std::atomic<uint64_t> next{0};
     const std::string copy =
         absl::StrCat(data_dir_, "/verify-", ::getpid(), "-", next++);

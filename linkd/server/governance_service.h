@@ -3,11 +3,9 @@
 #ifndef LINKD_SERVER_GOVERNANCE_SERVICE_H_
 #define LINKD_SERVER_GOVERNANCE_SERVICE_H_
 
-#include <deque>
 #include <functional>
 #include <memory>
 #include <string>
-#include <thread>
 
 #include "absl/synchronization/mutex.h"
 #include "linkd/audit/signer.h"
@@ -15,6 +13,7 @@
 #include "linkd/linker/linker.h"
 #include "linkd/server/governance.h"
 #include "linkd/store/store.h"
+#include "linkd/util/serial_executor.h"
 #include "linkd/v1/governance_service.grpc.pb.h"
 
 namespace linkd::server {
@@ -72,9 +71,6 @@ class GovernanceServiceImpl final
       v1::GetCheckpointResponse* response) override;
 
  private:
-  void RunInBackground(std::function<void()> task);
-  void WorkerLoop();
-
   store::Store* const store_;
   linker::Linker* const linker_;
   const consent::ConsentStore* const consents_;
@@ -82,10 +78,9 @@ class GovernanceServiceImpl final
   const audit::AuditSigner* const signer_;
   const std::string data_dir_;
 
-  absl::Mutex mu_;
-  std::deque<std::function<void()>> tasks_ ABSL_GUARDED_BY(mu_);
-  bool stopping_ ABSL_GUARDED_BY(mu_) = false;
-  std::thread worker_;
+  // Declared last: destroyed first, so its tasks finish while everything
+  // above is still alive.
+  util::SerialExecutor worker_;
 };
 
 // An audit entry as the API shows it.

@@ -112,39 +112,9 @@ class RefusedSubscribe final
 NotificationServiceImpl::NotificationServiceImpl(notify::Outbox* outbox,
                                                  notify::Dispatcher* dispatcher,
                                                  const Governance* governance)
-    : outbox_(outbox), dispatcher_(dispatcher), governance_(governance) {
-  worker_ = std::thread([this] { WorkerLoop(); });
-}
+    : outbox_(outbox), dispatcher_(dispatcher), governance_(governance) {}
 
-NotificationServiceImpl::~NotificationServiceImpl() {
-  {
-    absl::MutexLock lock(&mu_);
-    stopping_ = true;
-  }
-  worker_.join();
-}
-
-void NotificationServiceImpl::RunInBackground(std::function<void()> task) {
-  absl::MutexLock lock(&mu_);
-  tasks_.push_back(std::move(task));
-}
-
-void NotificationServiceImpl::WorkerLoop() {
-  for (;;) {
-    std::function<void()> task;
-    {
-      absl::MutexLock lock(&mu_);
-      mu_.Await(absl::Condition(
-          +[](NotificationServiceImpl* s) ABSL_EXCLUSIVE_LOCKS_REQUIRED(
-               s->mu_) { return s->stopping_ || !s->tasks_.empty(); },
-          this));
-      if (tasks_.empty()) return;
-      task = std::move(tasks_.front());
-      tasks_.pop_front();
-    }
-    task();
-  }
-}
+NotificationServiceImpl::~NotificationServiceImpl() = default;
 
 grpc::ServerWriteReactor<v1::SubscribeResponse>*
 NotificationServiceImpl::Subscribe(grpc::CallbackServerContext* context,
@@ -182,8 +152,8 @@ grpc::ServerUnaryReactor* NotificationServiceImpl::Ack(
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
   std::vector<uint64_t> ids(request->ids().begin(), request->ids().end());
   // The removal and its audit entry are one synced write: on the worker.
-  RunInBackground([this, reactor, response, entry, ids = std::move(ids),
-                   org = caller->org] {
+  worker_.Post([this, reactor, response, entry, ids = std::move(ids),
+                org = caller->org] {
     absl::StatusOr<notify::AckResult> result = outbox_->Ack(org, ids, *entry);
     absl::Status s = result.status();
     if (s.ok()) {

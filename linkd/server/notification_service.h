@@ -3,15 +3,14 @@
 #ifndef LINKD_SERVER_NOTIFICATION_SERVICE_H_
 #define LINKD_SERVER_NOTIFICATION_SERVICE_H_
 
-#include <deque>
 #include <functional>
-#include <thread>
 
 #include "absl/base/thread_annotations.h"
 #include "absl/synchronization/mutex.h"
 #include "linkd/notify/dispatcher.h"
 #include "linkd/notify/outbox.h"
 #include "linkd/server/governance.h"
+#include "linkd/util/serial_executor.h"
 #include "linkd/v1/notification_service.grpc.pb.h"
 
 namespace linkd::server {
@@ -42,17 +41,13 @@ class NotificationServiceImpl final
       v1::ListPendingResponse* response) override;
 
  private:
-  void RunInBackground(std::function<void()> task);
-  void WorkerLoop();
-
   notify::Outbox* const outbox_;
   notify::Dispatcher* const dispatcher_;
   const Governance* const governance_;
 
-  absl::Mutex mu_;
-  std::deque<std::function<void()>> tasks_ ABSL_GUARDED_BY(mu_);
-  bool stopping_ ABSL_GUARDED_BY(mu_) = false;
-  std::thread worker_;
+  // Declared last: destroyed first, so its tasks finish while everything
+  // above is still alive.
+  util::SerialExecutor worker_;
 };
 
 }  // namespace linkd::server

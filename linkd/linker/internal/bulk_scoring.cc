@@ -106,26 +106,18 @@ void Prefetch(const BulkRecord& r) {
 
 absl::Status ScoreBulk(
     absl::Span<const BulkRecord> records,
+    const blocking::EarlierCandidates& earlier,
     absl::Span<const std::vector<blocking::BlockingKey>> keys,
     const blocking::BlockingIndex& index, store::Store* store,
     const matcher::Model& model, const blocking::CandidateLimits& limits,
-    bool use_index, int threads,
-    absl::FunctionRef<void(std::string_view stage)> progress, BulkScores* out) {
-  const size_t n = records.size();
+    bool use_index, size_t begin, size_t end, int threads, BulkScores* out) {
+  const size_t n = end - begin;  // records scored
   const int slices = std::max(1, threads);
+  *out = BulkScores();
+  out->first = begin;
   out->stats.records = n;
-
   std::vector<absl::Status> errors(static_cast<size_t>(slices));
-  progress("finding candidate pairs");
-  auto t = Clock::now();
-  const blocking::EarlierCandidates earlier =
-      blocking::FindEarlierCandidates(keys, limits.max_block_size, slices);
-  out->stats.candidate_pairs = earlier.earlier.size();
-  out->stats.oversize_skips = earlier.oversize_skips;
-  out->stats.block_seconds = Since(t);
-
-  progress("scoring candidate pairs");
-  t = Clock::now();
+  const auto t = Clock::now();
   const double lower = model.lower_threshold();
   const matcher::ComparisonOptions& opts = model.comparison();
   struct Slice {
@@ -139,12 +131,14 @@ absl::Status ScoreBulk(
   // Slices of about equal work: later records have more earlier candidates
   // (a record reading the stored index counts as 32 pairs).
   std::vector<uint64_t> work(n + 1);
-  for (size_t i = 0; i <= n; ++i) {
-    work[i] = earlier.offsets[i] + (use_index ? 32 * i : i);
+  for (size_t k = 0; k <= n; ++k) {
+    work[k] = earlier.offsets[begin + k] - earlier.offsets[begin] +
+              (use_index ? 32 * k : k);
   }
-  const auto records_ref = static_cast<uint32_t>(n);
+  const auto records_ref = static_cast<uint32_t>(records.size());
   util::ParallelForWeighted(
-      work, slices, [&](size_t b, size_t e, size_t slice) {
+      work, slices, [&](size_t local_b, size_t local_e, size_t slice) {
+        const size_t b = begin + local_b, e = begin + local_e;
         Slice& part = parts[slice];
         part.begin = b;
         part.counts.assign(e - b, 0);
@@ -186,17 +180,14 @@ absl::Status ScoreBulk(
         }
       });
   for (const absl::Status& s : errors) LINKD_RETURN_IF_ERROR(s);
-  out->records = n;
   out->offsets.assign(n + 1, 0);
-  out->parts.clear();
-  out->indexed.clear();
   std::sort(parts.begin(), parts.end(),
             [](const Slice& a, const Slice& b) { return a.begin < b.begin; });
   uint64_t base = 0;
   for (Slice& part : parts) {
     if (part.counts.empty()) continue;  // an empty slice
     for (size_t k = 0; k < part.counts.size(); ++k) {
-      out->offsets[part.begin + k + 1] = part.counts[k];
+      out->offsets[part.begin - begin + k + 1] = part.counts[k];
     }
     const auto shift = static_cast<uint32_t>(out->indexed.size());
     if (shift > 0) {

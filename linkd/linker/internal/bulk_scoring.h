@@ -6,13 +6,12 @@
 
 #include <cstdint>
 #include <string>
-#include <string_view>
 #include <vector>
 
-#include "absl/functional/function_ref.h"
 #include "absl/status/status.h"
 #include "absl/types/span.h"
 #include "linkd/blocking/blocking_index.h"
+#include "linkd/blocking/earlier_candidates.h"
 #include "linkd/linker/linker.h"
 #include "linkd/matcher/comparison.h"
 #include "linkd/matcher/model.h"
@@ -31,12 +30,13 @@ struct ScoredCandidate {
   double weight = 0;
 };
 
+// The scores of the run's records [first, first + offsets.size() - 1).
 struct BulkScores {
-  size_t records = 0;
+  size_t first = 0;
   // Record i's candidates are, in the concatenation of parts' candidates,
-  // [offsets[i], offsets[i + 1]). A part holds the candidates of the
-  // consecutive records from its `first` (kept as scored: no copy into one
-  // array, which would double the peak).
+  // [offsets[i - first], offsets[i - first + 1]). A part holds the
+  // candidates of the consecutive records from its `first` (kept as
+  // scored: no copy into one array, which would double the peak).
   struct Part {
     size_t first = 0;
     uint64_t base = 0;  // offset of its first candidate
@@ -51,26 +51,28 @@ struct BulkScores {
   absl::Span<const ScoredCandidate> of(size_t i) const {
     size_t p = parts.size() - 1;
     while (p > 0 && parts[p].first > i) --p;
+    const size_t k = i - first;
     return absl::MakeConstSpan(
-        parts[p].candidates.data() + (offsets[i] - parts[p].base),
-        offsets[i + 1] - offsets[i]);
+        parts[p].candidates.data() + (offsets[k] - parts[p].base),
+        offsets[k + 1] - offsets[k]);
   }
 };
 
-// Scores `records` (see Linker::LinkBulk): each record against the earlier
-// records of the run sharing a block and, when `use_index`, against the
-// records in `index`. Keeps the pairs that can change a decision: those with
-// a hard conflict and those weighing at least the model's lower threshold.
+// Scores records [begin, end) of the run `records` (see Linker::LinkBulk;
+// candidates refer to all of `records`): each record against the earlier
+// records of the run sharing a block (`earlier`, from
+// blocking::FindEarlierCandidates) and, when `use_index`, against the records
+// in `index` (found from `keys[i]`, the blocking keys of records[i]; not read
+// otherwise). Keeps the pairs that can change a decision: those with a hard
+// conflict and those weighing at least the model's lower threshold.
 // DATA_LOSS for a malformed record, or a Store error.
-// `keys[i]` are the blocking keys of records[i]. `progress` is told each
-// stage as it starts.
 absl::Status ScoreBulk(
     absl::Span<const BulkRecord> records,
+    const blocking::EarlierCandidates& earlier,
     absl::Span<const std::vector<blocking::BlockingKey>> keys,
     const blocking::BlockingIndex& index, store::Store* store,
     const matcher::Model& model, const blocking::CandidateLimits& limits,
-    bool use_index, int threads,
-    absl::FunctionRef<void(std::string_view stage)> progress, BulkScores* out);
+    bool use_index, size_t begin, size_t end, int threads, BulkScores* out);
 
 }  // namespace linkd::linker::internal
 
