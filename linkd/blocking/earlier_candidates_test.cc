@@ -74,8 +74,7 @@ TEST(EarlierCandidatesTest, MatchesArrivalOrderReplayOnAnyThreadCount) {
       for (int threads : {1, 2, 3}) {
         SCOPED_TRACE(testing::Message() << "seed " << seed << " cap " << cap
                                         << " threads " << threads);
-        const EarlierCandidates got =
-            FindEarlierCandidates(keys, cap, threads);
+        const EarlierCandidates got = FindEarlierCandidates(keys, cap, threads);
         ASSERT_EQ(got.records(), keys.size());
         EXPECT_EQ(got.oversize_skips, want.oversize_skips);
         for (size_t r = 0; r < keys.size(); ++r) {

@@ -1,7 +1,6 @@
 #include "linkd/linker/link_worker.h"
 
 #include <malloc.h>
-#include <sys/mman.h>
 #include <sys/resource.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -16,25 +15,12 @@
 #include "linkd/store/key_codec.h"
 #include "linkd/store/record_store.h"
 #include "linkd/util/log.h"
+#include "linkd/util/memory.h"
 #include "linkd/util/parallel.h"
 #include "linkd/util/status_macros.h"
 
 namespace linkd::linker {
 namespace {
-
-// Asks for transparent huge pages behind a large array that is read at
-// random (bulk scoring compares each record with candidates scattered over
-// all of them: with 4 KiB pages nearly every one is a TLB miss). Advice
-// only: ignored where THP is off.
-void AdviseHugePages(void* data, size_t bytes) {
-  constexpr uintptr_t kHuge = 2u << 20;
-  const auto begin =
-      (reinterpret_cast<uintptr_t>(data) + kHuge - 1) & ~(kHuge - 1);
-  const auto end = (reinterpret_cast<uintptr_t>(data) + bytes) & ~(kHuge - 1);
-  if (end > begin) {
-    (void)madvise(reinterpret_cast<void*>(begin), end - begin, MADV_HUGEPAGE);
-  }
-}
 
 using store::Cf;
 using store::KeyBuilder;
@@ -439,7 +425,9 @@ absl::StatusOr<size_t> LinkWorker::LinkBulkPrefix(
   std::vector<BulkRecord> records;
   std::vector<size_t> entry_of;  // queue entry of each record
   records.reserve(prefix);
-  AdviseHugePages(records.data(), prefix * sizeof(BulkRecord));
+  // Scoring compares each record with candidates scattered over all of
+  // them.
+  util::AdviseHugePages(records.data(), prefix * sizeof(BulkRecord));
   entry_of.reserve(prefix);
   constexpr size_t kChunk = 32768;
   for (size_t begin = 0; begin < prefix; begin += kChunk) {
@@ -449,8 +437,9 @@ absl::StatusOr<size_t> LinkWorker::LinkBulkPrefix(
     const size_t end = std::min(prefix, begin + kChunk);
     LINKD_ASSIGN_OR_RETURN(
         std::vector<std::optional<std::string>> values,
-        store_->MultiGet(Cf::kRecords, absl::MakeConstSpan(keys.data() + begin,
-                                                           end - begin)));
+        store_->MultiGet(Cf::kRecords,
+                         absl::MakeConstSpan(keys.data() + begin, end - begin),
+                         /*snapshot=*/nullptr, /*fill_cache=*/false));
     std::vector<std::optional<BulkRecord>> prepared(end - begin);
     std::vector<absl::Status> errors(
         static_cast<size_t>(std::max(1, options_.bulk.threads)));

@@ -22,6 +22,7 @@
 #include "linkd/matcher/comparison.h"
 #include "linkd/store/key_codec.h"
 #include "linkd/store/record_store.h"
+#include "linkd/util/memory.h"
 #include "linkd/util/parallel.h"
 #include "linkd/util/status_macros.h"
 
@@ -1448,6 +1449,7 @@ absl::StatusOr<BulkStats> Linker::LinkBulk(std::vector<BulkRecord> records,
       LINKD_RETURN_IF_ERROR(score(c, &scored.emplace_back()));
       LINKD_RETURN_IF_ERROR(check());
     }
+    earlier = blocking::EarlierCandidates();
     LINKD_RETURN_IF_ERROR(write_index());
   } else {
     LINKD_RETURN_IF_ERROR(write_index());
@@ -1489,6 +1491,12 @@ absl::StatusOr<BulkStats> Linker::LinkBulk(std::vector<BulkRecord> records,
           scored.pop_front();
         }
         const size_t next = i / chunk + 1;
+        if (!use_index) {
+          // The candidate rows of the chunks scored so far are read no more.
+          const size_t done = std::min(records.size(), next * chunk);
+          util::ReleasePages(earlier.earlier.data(),
+                             earlier.offsets[done] * sizeof(uint32_t));
+        }
         if (!use_index && next < chunks) {
           internal::BulkScores* out = &scored.emplace_back();
           scoring = std::async(std::launch::async, [&score, next, out] {

@@ -208,13 +208,19 @@ absl::StatusOr<matcher::Model> EstimateModel(store::Store* store,
         by_salt[d.token(TokenSlot::kDobUnordered)].push_back(i);
       }
     }
+    // Salt order, not the hash map's (salted per process): the same sample
+    // draws the same pairs, and gives the same model, in every run.
+    std::vector<std::pair<uint64_t, const std::vector<uint32_t>*>> salts;
+    for (const auto& [salt, members] : by_salt) {
+      if (members.size() >= 2) salts.emplace_back(salt, &members);
+    }
+    std::sort(salts.begin(), salts.end());
     std::vector<const std::vector<uint32_t>*> groups;
     std::vector<uint64_t> cumulative;
     uint64_t total = 0;
-    for (const auto& [salt, members] : by_salt) {
-      if (members.size() < 2) continue;
-      total += members.size() * (members.size() - 1) / 2;
-      groups.push_back(&members);
+    for (const auto& [salt, members] : salts) {
+      total += members->size() * (members->size() - 1) / 2;
+      groups.push_back(members);
       cumulative.push_back(total);
     }
     if (total > 0) {

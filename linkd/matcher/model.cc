@@ -414,8 +414,11 @@ absl::StatusOr<EmResult> Model::EstimateMFromPatterns(
         rule_counts[f][Unpack(key, f)] += count;
     }
   }
+  // In key order: the sums below then do not depend on the hash map's
+  // (per-process) iteration order, so one sample always gives one model.
   std::vector<std::pair<uint32_t, double>> patterns(blocked.counts().begin(),
                                                     blocked.counts().end());
+  std::sort(patterns.begin(), patterns.end());
 
   // Working copies: the model changes only on success.
   double m[kNumCompareFields][kMaxLevels];

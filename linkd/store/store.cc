@@ -669,7 +669,8 @@ absl::StatusOr<std::optional<std::string>> Store::Get(
 }
 
 absl::StatusOr<std::vector<std::optional<std::string>>> Store::MultiGet(
-    Cf cf, absl::Span<const std::string> keys, const Snapshot* snapshot) const {
+    Cf cf, absl::Span<const std::string> keys, const Snapshot* snapshot,
+    bool fill_cache) const {
   if (absl::Status s = CheckOpen(); !s.ok()) return s;
   rocksdb::ReadOptions ro;
   if (absl::Status s =
@@ -677,6 +678,7 @@ absl::StatusOr<std::vector<std::optional<std::string>>> Store::MultiGet(
       !s.ok()) {
     return s;
   }
+  ro.fill_cache = fill_cache;
   std::vector<std::optional<std::string>> out(keys.size());
   if (keys.empty()) return out;
   std::vector<rocksdb::Slice> slices(keys.begin(), keys.end());

@@ -208,10 +208,11 @@ class Store {
 
   // Get for many keys of one family in one call (RocksDB batched MultiGet);
   // result i is for keys[i]. Duplicate keys are allowed. Fails as a whole if
-  // any lookup fails with anything but "not found".
+  // any lookup fails with anything but "not found". `fill_cache` false for
+  // one-off bulk reads, so they do not evict the working set.
   absl::StatusOr<std::vector<std::optional<std::string>>> MultiGet(
       Cf cf, absl::Span<const std::string> keys,
-      const Snapshot* snapshot = nullptr) const;
+      const Snapshot* snapshot = nullptr, bool fill_cache = true) const;
 
   // Visits every key starting with `prefix` (all keys if empty).
   absl::Status ScanPrefix(Cf cf, std::string_view prefix, ScanCallback fn,
