@@ -129,8 +129,9 @@ struct BulkOptions {
   // returns true the run stops with CANCELLED (what was committed stays
   // linked). E.g. set when the daemon shuts down.
   std::function<bool()> cancelled;
-  // Told the stage a run enters ("finding candidate pairs", "scoring",
-  // "writing the blocking index", "clustering"), for progress output.
+  // Told the stage a run enters ("finding candidate pairs", "writing the
+  // blocking index", "scoring candidate pairs", "scoring and clustering"),
+  // for progress output.
   std::function<void(std::string_view stage)> progress;
 };
 
