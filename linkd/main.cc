@@ -1,5 +1,6 @@
 // linkd: the linkage daemon. Flags, configuration, signals and wiring only;
 // everything else lives in linkd::server and below.
+#include <malloc.h>
 #include <signal.h>
 
 #include <cstdio>
@@ -50,6 +51,12 @@ int UsageError(std::string_view message) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  // Buffers of a MiB or more (a bulk run's arrays and candidate lists,
+  // RocksDB's memtable arenas) are mapped, so they go back to the system
+  // when freed. By default glibc raises this threshold to the size of each
+  // mapped buffer freed, and later ones then stay in its heaps: measured on
+  // a 1M-record bulk run, 950 MB free but held.
+  mallopt(M_MMAP_THRESHOLD, 1 << 20);
   std::string config_file, data_dir, listen, ready_file, policy_dir, tls_cert,
       tls_key, client_ca, trust_domain;
   bool linking_paused = false;

@@ -2,6 +2,8 @@
 
 #include <algorithm>
 #include <optional>
+#include <string>
+#include <string_view>
 #include <utility>
 
 #include "absl/container/flat_hash_map.h"
@@ -84,7 +86,8 @@ absl::Status BlockingIndex::Add(std::string_view record_key,
 
 absl::Status BlockingIndex::BulkAdd(
     absl::Span<const std::string_view> record_keys,
-    absl::Span<const std::vector<BlockingKey>> keys, int threads) const {
+    absl::Span<const std::vector<BlockingKey>> keys, int threads,
+    size_t held_entries) const {
   const size_t n = record_keys.size();
   // Entry keys sort by (rule, hash, record key), and the key codec orders
   // strings by (length, bytes): rank the records in that order once, then
@@ -97,49 +100,92 @@ absl::Status BlockingIndex::BulkAdd(
   });
   std::vector<uint32_t> rank(n);
   for (uint32_t r = 0; r < n; ++r) rank[order[r]] = r;
+  // The record keys by rank, packed: the entries below read them in hash
+  // order, i.e. at random, and scattered strings would cost a cache miss
+  // or two each.
+  std::vector<uint64_t> packed_at(n + 1, 0);
+  for (uint32_t r = 0; r < n; ++r) {
+    packed_at[r + 1] = packed_at[r] + record_keys[order[r]].size();
+  }
+  std::string packed;
+  packed.reserve(packed_at[n]);
+  for (uint32_t r = 0; r < n; ++r) packed.append(record_keys[order[r]]);
+  std::vector<uint32_t>().swap(order);
+  auto record_key = [&](uint32_t r) {
+    return std::string_view(packed.data() + packed_at[r],
+                            packed_at[r + 1] - packed_at[r]);
+  };
+  // Entries are written in passes over ranges of (rule, first hash byte),
+  // in key order, so that only one range's entries are held and sorted at
+  // a time; each pass writes its own table files.
+  auto bucket = [](const BlockingKey& k) {
+    return (static_cast<size_t>(k.rule) << 8) | k.hash[0];
+  };
+  std::vector<uint64_t> per_bucket(size_t{1} << 16, 0);
+  size_t total = 0;
+  for (const auto& record : keys) {
+    for (const BlockingKey& k : record) ++per_bucket[bucket(k)];
+    total += record.size();
+  }
+  const size_t pass_entries = std::max<size_t>(held_entries, 1);
   struct Entry {
     BlockingKey key;
     uint32_t record;  // rank
   };
   std::vector<Entry> entries;
-  size_t total = 0;
-  for (const auto& k : keys) total += k.size();
-  entries.reserve(total);
-  for (size_t i = 0; i < n; ++i) {
-    for (const BlockingKey& k : keys[i]) entries.push_back({k, rank[i]});
-  }
-  util::ParallelSort(&entries, threads, [](const Entry& a, const Entry& b) {
-    if (a.key != b.key) return a.key < b.key;
-    return a.record < b.record;
-  });
-  const size_t parts = std::max<size_t>(
-      1, std::min<size_t>(static_cast<size_t>(std::max(threads, 1)),
-                          entries.size() / 100000 + 1));
+  entries.reserve(std::min(total, pass_entries + pass_entries / 2));
   std::vector<store::SortedLoad> loads;
-  for (size_t p = 0; p < parts; ++p) {
-    LINKD_ASSIGN_OR_RETURN(store::SortedLoad load,
-                           store_->NewSortedLoad(Cf::kBlocks));
-    loads.push_back(std::move(load));
+  for (size_t lo = 0; lo < per_bucket.size();) {
+    // The pass takes buckets up to pass_entries entries (at least one).
+    size_t hi = lo, held = 0;
+    while (hi < per_bucket.size() &&
+           (hi == lo || held + per_bucket[hi] <= pass_entries)) {
+      held += per_bucket[hi++];
+    }
+    const size_t first_bucket = lo;
+    lo = hi;
+    if (held == 0) continue;
+    entries.clear();
+    for (size_t i = 0; i < n; ++i) {
+      for (const BlockingKey& k : keys[i]) {
+        const size_t b = bucket(k);
+        if (b >= first_bucket && b < hi) entries.push_back({k, rank[i]});
+      }
+    }
+    util::ParallelSort(&entries, threads, [](const Entry& a, const Entry& b) {
+      if (a.key != b.key) return a.key < b.key;
+      return a.record < b.record;
+    });
+    const size_t parts = std::max<size_t>(
+        1, std::min<size_t>(static_cast<size_t>(std::max(threads, 1)),
+                            entries.size() / 100000 + 1));
+    const size_t first_load = loads.size();
+    for (size_t p = 0; p < parts; ++p) {
+      LINKD_ASSIGN_OR_RETURN(store::SortedLoad load,
+                             store_->NewSortedLoad(Cf::kBlocks));
+      loads.push_back(std::move(load));
+    }
+    std::vector<absl::Status> errors(parts);
+    util::ParallelFor(
+        entries.size(), static_cast<int>(parts),
+        [&](size_t b, size_t e, size_t part) {
+          store::SortedLoad& load = loads[first_load + part];
+          for (size_t i = b; i < e; ++i) {
+            if (i > b && entries[i].key == entries[i - 1].key &&
+                entries[i].record == entries[i - 1].record) {
+              continue;  // a repeated key of one record
+            }
+            absl::Status s = load.Add(
+                EntryKey(entries[i].key, record_key(entries[i].record)),
+                std::string_view());
+            if (!s.ok()) {
+              errors[part] = std::move(s);
+              return;
+            }
+          }
+        });
+    for (const absl::Status& s : errors) LINKD_RETURN_IF_ERROR(s);
   }
-  std::vector<absl::Status> errors(parts);
-  util::ParallelFor(
-      entries.size(), static_cast<int>(parts),
-      [&](size_t b, size_t e, size_t part) {
-        for (size_t i = b; i < e; ++i) {
-          if (i > b && entries[i].key == entries[i - 1].key &&
-              entries[i].record == entries[i - 1].record) {
-            continue;  // a repeated key of one record
-          }
-          absl::Status s = loads[part].Add(
-              EntryKey(entries[i].key, record_keys[order[entries[i].record]]),
-              std::string_view());
-          if (!s.ok()) {
-            errors[part] = std::move(s);
-            return;
-          }
-        }
-      });
-  for (const absl::Status& s : errors) LINKD_RETURN_IF_ERROR(s);
   return store_->Ingest(std::move(loads));
 }
 

@@ -104,10 +104,13 @@ class BlockingIndex {
   // path, several times faster than batches for millions of entries. Not
   // atomic with any batch: call it before committing what refers to the
   // entries. Entries of records that are never linked are harmless (a
-  // candidate without a link is skipped). Returns a Store error.
+  // candidate without a link is skipped). Sorts at most about
+  // `held_entries` entries at a time (24 bytes each), in passes over key
+  // ranges. Returns a Store error.
   absl::Status BulkAdd(absl::Span<const std::string_view> record_keys,
                        absl::Span<const std::vector<BlockingKey>> keys,
-                       int threads) const;
+                       int threads,
+                       size_t held_entries = size_t{2} << 20) const;
 
   // Removes the entries of a record indexed with `identity`. Same errors as
   // Add.

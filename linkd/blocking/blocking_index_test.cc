@@ -2,12 +2,14 @@
 
 #include <algorithm>
 #include <memory>
+#include <set>
 #include <string>
 #include <utility>
 #include <vector>
 
 #include "absl/container/flat_hash_map.h"
 #include "absl/container/flat_hash_set.h"
+#include "absl/strings/str_cat.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "linkd/blocking/blocking_test_util.h"
@@ -78,6 +80,43 @@ class BlockingIndexTest : public ::testing::Test {
   std::unique_ptr<BlockingIndex> index_;
   TestEncoder enc_;
 };
+
+TEST_F(BlockingIndexTest, BulkAddWritesTheEntriesOfAddInAnyNumberOfPasses) {
+  // Keys over few distinct (rule, first byte) ranges, some shared.
+  std::vector<std::string> record_keys;
+  std::vector<std::vector<BlockingKey>> keys;
+  std::set<std::string> want;
+  for (int r = 0; r < 300; ++r) {
+    record_keys.push_back(absl::StrCat("src\x1fR", r * 7919 % 1000));
+    std::vector<BlockingKey>& mine = keys.emplace_back();
+    for (int k = 0; k < r % 5; ++k) {
+      BlockingKey key{k % 2 == 0 ? Rule::kDob : Rule::kNameLsh, {}};
+      key.hash[0] = static_cast<uint8_t>((r + k) % 6);
+      key.hash[1] = static_cast<uint8_t>(r % 3);
+      mine.push_back(key);
+      want.insert(BlockingIndex::EntryKey(key, record_keys.back()));
+    }
+  }
+  const std::vector<std::string_view> views(record_keys.begin(),
+                                            record_keys.end());
+  for (size_t held : {size_t{1}, size_t{37}, size_t{1} << 20}) {
+    SCOPED_TRACE(::testing::Message() << "held " << held);
+    store::WriteBatch clear = store_->NewBatch();
+    clear.DeleteRange(store::Cf::kBlocks, "", std::string(64, '\xff'));
+    ASSERT_THAT(store_->Commit(std::move(clear)), IsOk());
+    ASSERT_THAT(index_->BulkAdd(views, keys, 2, held), IsOk());
+    std::set<std::string> have;
+    ASSERT_THAT(
+        store_->ScanPrefix(store::Cf::kBlocks, "",
+                           [&](std::string_view key,
+                               std::string_view) -> absl::StatusOr<bool> {
+                             have.insert(std::string(key));
+                             return true;
+                           }),
+        IsOk());
+    EXPECT_EQ(have, want);
+  }
+}
 
 TEST_F(BlockingIndexTest, CandidatesCarryTheirRules) {
   crypto::ClearIdentity school =

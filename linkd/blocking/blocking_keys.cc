@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cstring>
 #include <limits>
+#include <type_traits>
 
 #include "absl/strings/str_cat.h"
 #include "crypto/crypto.h"
@@ -195,22 +196,33 @@ void KeyGenerator::AddNameBands(std::string_view salt, std::string_view filter,
   uint32_t mins[kMaxBands * kMaxRows];
   std::fill(mins, mins + num_hashes_, std::numeric_limits<uint32_t>::max());
   bool any = false;
-  for (size_t w = 0; w < kFilterBytes / 8; ++w) {
-    // Bit i of the word is bit 64w+i of the filter (ENCODING.md 6: bit p
-    // lives in byte p/8, LSB first), whatever the host's byte order.
-    uint64_t word = 0;
-    for (int b = 7; b >= 0; --b) {
-      word = (word << 8) |
-             static_cast<unsigned char>(filter[8 * w + static_cast<size_t>(b)]);
+  // The minimum of each hash over the set bits' rows. With the default 8
+  // hashes the row is a fixed-size loop the compiler vectorises.
+  auto fold = [&](auto hashes) {
+    constexpr int kFixed = decltype(hashes)::value;
+    const int n = kFixed > 0 ? kFixed : num_hashes_;
+    for (size_t w = 0; w < kFilterBytes / 8; ++w) {
+      // Bit i of the word is bit 64w+i of the filter (ENCODING.md 6: bit p
+      // lives in byte p/8, LSB first), whatever the host's byte order.
+      uint64_t word = 0;
+      for (int b = 7; b >= 0; --b) {
+        word = (word << 8) | static_cast<unsigned char>(
+                                 filter[8 * w + static_cast<size_t>(b)]);
+      }
+      while (word != 0) {
+        const int bit = __builtin_ctzll(word);
+        word &= word - 1;
+        any = true;
+        const uint32_t* row = &minhash_[(64 * w + static_cast<size_t>(bit)) *
+                                        static_cast<size_t>(n)];
+        for (int h = 0; h < n; ++h) mins[h] = std::min(mins[h], row[h]);
+      }
     }
-    while (word != 0) {
-      const int bit = __builtin_ctzll(word);
-      word &= word - 1;
-      any = true;
-      const uint32_t* row =
-          &minhash_[(64 * w + static_cast<size_t>(bit)) * num_hashes_];
-      for (int h = 0; h < num_hashes_; ++h) mins[h] = std::min(mins[h], row[h]);
-    }
+  };
+  if (num_hashes_ == 8) {
+    fold(std::integral_constant<int, 8>());
+  } else {
+    fold(std::integral_constant<int, 0>());
   }
   if (!any) return;
   const int rows = config_.lsh_rows;

@@ -24,18 +24,14 @@ uint64_t BlockDigest(const BlockingKey& key) {
 
 }  // namespace
 
-EarlierCandidates FindEarlierCandidates(
-    absl::Span<const std::vector<BlockingKey>> keys, int64_t max_block_size,
-    int threads) {
-  EarlierCandidates out;
-  const size_t n = keys.size();
-  out.offsets.assign(n + 1, 0);
-
+RunBlocks::RunBlocks(absl::Span<const std::vector<BlockingKey>> keys,
+                     int threads)
+    : records_(keys.size()) {
   size_t total = 0;
   for (const auto& k : keys) total += k.size();
   std::vector<Entry> entries;
   entries.reserve(total);
-  for (size_t r = 0; r < n; ++r) {
+  for (size_t r = 0; r < records_; ++r) {
     for (const BlockingKey& k : keys[r]) {
       entries.push_back(Entry{BlockDigest(k), static_cast<uint32_t>(r)});
     }
@@ -47,106 +43,123 @@ EarlierCandidates FindEarlierCandidates(
                               return a.block == b.block && a.record == b.record;
                             }),
                 entries.end());
+  // Blocks of one member pair with nothing: left out.
+  size_t kept = 0;
+  for (size_t s = 0; s < entries.size();) {
+    size_t e = s + 1;
+    while (e < entries.size() && entries[e].block == entries[s].block) ++e;
+    if (e - s > 1) kept += e - s;
+    s = e;
+  }
+  members_.reserve(kept);
+  starts_.push_back(0);
+  std::vector<uint64_t> count(records_ + 1, 0);
+  for (size_t s = 0; s < entries.size();) {
+    size_t e = s + 1;
+    while (e < entries.size() && entries[e].block == entries[s].block) ++e;
+    if (e - s > 1) {
+      for (size_t i = s; i < e; ++i) {
+        members_.push_back(entries[i].record);
+        ++count[entries[i].record + 1];
+      }
+      starts_.push_back(members_.size());
+    }
+    s = e;
+  }
+  std::vector<Entry>().swap(entries);
+  // Each record's blocks, by counting.
+  for (size_t r = 0; r < records_; ++r) count[r + 1] += count[r];
+  record_starts_ = count;
+  record_blocks_.resize(members_.size());
+  for (size_t k = 0; k + 1 < starts_.size(); ++k) {
+    for (uint64_t m = starts_[k]; m < starts_[k + 1]; ++m) {
+      record_blocks_[count[members_[m]]++] = static_cast<uint32_t>(k);
+    }
+  }
+}
 
+EarlierCandidates RunBlocks::Earlier(size_t first, size_t last,
+                                     int64_t max_block_size,
+                                     int threads) const {
+  EarlierCandidates out;
+  out.first = first;
+  const size_t n = last - first;
   // A member that finds k earlier members reads the block if k <= cap
   // (blocking_index.cc skips blocks with more than the cap), and then
-  // pairs with all of them. Pairs are laid out by their later record in two
-  // passes over the blocks (count, then fill), each on `threads` threads
-  // over whole blocks, so no global sort of the pairs is needed.
+  // pairs with all of them. Each slice of records gathers its rows, and the
+  // slices are joined in order.
+  const auto cap = static_cast<size_t>(std::max<int64_t>(max_block_size, 0));
+  struct Slice {
+    size_t begin = 0;
+    std::vector<uint64_t> lengths;
+    std::vector<uint32_t> earlier;
+    int64_t skips = 0;
+  };
   const size_t slices = std::max<size_t>(
       1, std::min<size_t>(static_cast<size_t>(std::max(threads, 1)),
-                          entries.size() / 100000 + 1));
-  std::vector<size_t> cut(slices + 1, entries.size());
-  cut[0] = 0;
-  for (size_t t = 1; t < slices; ++t) {
-    size_t pos = std::max(cut[t - 1], entries.size() * t / slices);
-    while (pos > 0 && pos < entries.size() &&
-           entries[pos].block == entries[pos - 1].block) {
-      ++pos;
-    }
-    cut[t] = pos;
+                          n / 1000 + 1));
+  std::vector<Slice> parts(slices);
+  // Slices of about equal work: a record's blocks hold, on average, a
+  // number of earlier members growing with its position.
+  std::vector<uint64_t> work(n + 1, 0);
+  for (size_t i = 0; i < n; ++i) {
+    const size_t r = first + i;
+    work[i + 1] =
+        work[i] + (record_starts_[r + 1] - record_starts_[r]) * (r + 1);
   }
-  const auto cap = static_cast<size_t>(std::max<int64_t>(max_block_size, 0));
-  // Calls emit(later record, first earlier entry, end) for every member
-  // that reads its block, in the slice's blocks; returns the skips.
-  auto each_member = [&](size_t slice, auto&& emit) {
-    int64_t skips = 0;
-    for (size_t s = cut[slice]; s < cut[slice + 1];) {
-      size_t e = s + 1;
-      while (e < cut[slice + 1] && entries[e].block == entries[s].block) ++e;
-      for (size_t i = s + 1; i < e; ++i) {
-        if (i - s > cap) {
-          skips += static_cast<int64_t>(e - i);
-          break;
-        }
-        emit(entries[i].record, s, i);
-      }
-      s = e;
-    }
-    return skips;
-  };
-  // Pass 1: pairs per later record, per slice.
-  std::vector<std::vector<uint64_t>> cursor(slices);
-  std::vector<int64_t> skips(slices, 0);
-  util::ParallelFor(
-      slices, static_cast<int>(slices), [&](size_t b, size_t e, size_t) {
-        for (size_t t = b; t < e; ++t) {
-          cursor[t].assign(n, 0);
-          skips[t] =
-              each_member(t, [&](uint32_t later, size_t first, size_t end) {
-                cursor[t][later] += end - first;
-              });
-        }
-      });
-  for (int64_t k : skips) out.oversize_skips += k;
-  // Each record's pairs start at raw_offsets[r]; slice t writes after the
-  // slices before it.
-  std::vector<uint64_t> raw_offsets(n + 1, 0);
-  for (size_t r = 0; r < n; ++r) {
-    uint64_t at = raw_offsets[r];
-    for (size_t t = 0; t < slices; ++t) {
-      const uint64_t count = cursor[t][r];
-      cursor[t][r] = at;
-      at += count;
-    }
-    raw_offsets[r + 1] = at;
-  }
-  // Pass 2: fill.
-  std::vector<uint32_t> raw(raw_offsets[n]);
-  util::ParallelFor(
-      slices, static_cast<int>(slices), [&](size_t b, size_t e, size_t) {
-        for (size_t t = b; t < e; ++t) {
-          each_member(t, [&](uint32_t later, size_t first, size_t end) {
-            uint64_t& at = cursor[t][later];
-            for (size_t j = first; j < end; ++j) {
-              raw[at++] = entries[j].record;
-            }
-          });
-        }
-      });
-  std::vector<std::vector<uint64_t>>().swap(cursor);
-  std::vector<Entry>().swap(entries);
-
-  // Each record's candidates ascending and unique (a pair shares several
-  // blocks), then packed.
-  std::vector<uint32_t> unique(n, 0);
   util::ParallelForWeighted(
-      raw_offsets, threads, [&](size_t b, size_t e, size_t) {
-        for (size_t r = b; r < e; ++r) {
-          auto first = raw.begin() + raw_offsets[r];
-          auto last = raw.begin() + raw_offsets[r + 1];
-          std::sort(first, last);
-          unique[r] = static_cast<uint32_t>(std::unique(first, last) - first);
+      work, static_cast<int>(slices), [&](size_t b, size_t e, size_t slice) {
+        Slice& part = parts[slice];
+        part.begin = b;
+        part.lengths.reserve(e - b);
+        for (size_t r = first + b; r < first + e; ++r) {
+          const size_t at = part.earlier.size();
+          for (uint64_t j = record_starts_[r]; j < record_starts_[r + 1]; ++j) {
+            const uint64_t k = record_blocks_[j];
+            const uint32_t* s = members_.data() + starts_[k];
+            const uint32_t* e_ = members_.data() + starts_[k + 1];
+            const uint32_t* me =
+                std::lower_bound(s, e_, static_cast<uint32_t>(r));
+            const auto before = static_cast<size_t>(me - s);
+            if (before > cap) {
+              ++part.skips;
+            } else {
+              part.earlier.insert(part.earlier.end(), s, me);
+            }
+          }
+          // A pair sharing several blocks is one candidate.
+          auto row = part.earlier.begin() + static_cast<std::ptrdiff_t>(at);
+          std::sort(row, part.earlier.end());
+          part.earlier.erase(std::unique(row, part.earlier.end()),
+                             part.earlier.end());
+          part.lengths.push_back(part.earlier.size() - at);
         }
       });
-  for (size_t r = 0; r < n; ++r)
-    out.offsets[r + 1] = out.offsets[r] + unique[r];
-  out.earlier.resize(out.offsets[n]);
-  for (size_t r = 0; r < n; ++r) {
-    std::copy_n(raw.begin() + raw_offsets[r], unique[r],
-                out.earlier.begin() + out.offsets[r]);
+  std::sort(parts.begin(), parts.end(),
+            [](const Slice& a, const Slice& b) { return a.begin < b.begin; });
+  out.offsets.assign(n + 1, 0);
+  size_t total = 0;
+  for (const Slice& part : parts) total += part.earlier.size();
+  out.earlier.reserve(total);
+  size_t r = 0;
+  for (Slice& part : parts) {
+    for (uint64_t length : part.lengths) {
+      out.offsets[r + 1] = out.offsets[r] + length;
+      ++r;
+    }
+    out.earlier.insert(out.earlier.end(), part.earlier.begin(),
+                       part.earlier.end());
+    out.oversize_skips += part.skips;
+    std::vector<uint32_t>().swap(part.earlier);
   }
   return out;
+}
+
+EarlierCandidates FindEarlierCandidates(
+    absl::Span<const std::vector<BlockingKey>> keys, int64_t max_block_size,
+    int threads) {
+  return RunBlocks(keys, threads)
+      .Earlier(0, keys.size(), max_block_size, threads);
 }
 
 }  // namespace linkd::blocking

@@ -3,6 +3,7 @@
 // earlier members, then joins it.
 #include "linkd/blocking/earlier_candidates.h"
 
+#include <algorithm>
 #include <map>
 #include <random>
 #include <set>
@@ -85,6 +86,34 @@ TEST(EarlierCandidatesTest, MatchesArrivalOrderReplayOnAnyThreadCount) {
           ASSERT_EQ(have, expected) << "record " << r;
         }
       }
+    }
+  }
+}
+
+TEST(EarlierCandidatesTest, RangesOfRecordsGiveTheRowsOfTheWholeRun) {
+  const auto keys = RandomKeys(3000, 4);
+  const RunBlocks blocks(keys, 2);
+  ASSERT_EQ(blocks.records(), keys.size());
+  for (int64_t cap : {1, 7, 1000}) {
+    const Expected want = Replay(keys, cap);
+    for (size_t range : {1u, 333u, 2999u, 3000u}) {
+      SCOPED_TRACE(testing::Message() << "cap " << cap << " range " << range);
+      int64_t skips = 0;
+      for (size_t first = 0; first < keys.size(); first += range) {
+        const size_t last = std::min(keys.size(), first + range);
+        const EarlierCandidates got = blocks.Earlier(first, last, cap, 2);
+        ASSERT_EQ(got.first, first);
+        ASSERT_EQ(got.records(), last - first);
+        skips += got.oversize_skips;
+        for (size_t r = first; r < last; ++r) {
+          const absl::Span<const uint32_t> of = got.of(r);
+          const std::vector<uint32_t> have(of.begin(), of.end());
+          const std::vector<uint32_t> expected(want.earlier[r].begin(),
+                                               want.earlier[r].end());
+          ASSERT_EQ(have, expected) << "record " << r;
+        }
+      }
+      EXPECT_EQ(skips, want.oversize_skips);
     }
   }
 }

@@ -5,10 +5,12 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdint>
 #include <utility>
 #include <vector>
 
+#include "absl/cleanup/cleanup.h"
 #include "absl/container/flat_hash_set.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
@@ -418,6 +420,14 @@ absl::StatusOr<size_t> LinkWorker::LinkBulkPrefix(
   }
   if (prefix < options_.bulk_min_records) return 0;
 
+  // The block cache lends its memory to the run.
+  const size_t cache_capacity = store_->block_cache_capacity();
+  store_->SetBlockCacheCapacity(std::min(
+      cache_capacity, options_.bulk_block_cache_mib * size_t{1024 * 1024}));
+  absl::Cleanup restore_cache = [this, cache_capacity] {
+    store_->SetBlockCacheCapacity(cache_capacity);
+  };
+  malloc_trim(0);
   // Read and prepare the records a chunk at a time, on every thread, so
   // that only their decoded form stays in memory.
   SetActivity(absl::StrCat("bulk linking ", prefix, " records: preparing"));
@@ -435,21 +445,28 @@ absl::StatusOr<size_t> LinkWorker::LinkBulkPrefix(
       return absl::CancelledError("bulk linking: stopped");
     }
     const size_t end = std::min(prefix, begin + kChunk);
-    LINKD_ASSIGN_OR_RETURN(
-        std::vector<std::optional<std::string>> values,
-        store_->MultiGet(Cf::kRecords,
-                         absl::MakeConstSpan(keys.data() + begin, end - begin),
-                         /*snapshot=*/nullptr, /*fill_cache=*/false));
     std::vector<std::optional<BulkRecord>> prepared(end - begin);
     std::vector<absl::Status> errors(
         static_cast<size_t>(std::max(1, options_.bulk.threads)));
+    // Each thread reads its own slice: the reads take as long as the
+    // decoding.
     util::ParallelFor(
         end - begin, options_.bulk.threads,
         [&](size_t b, size_t e, size_t slice) {
+          absl::StatusOr<std::vector<std::optional<std::string>>> values =
+              store_->MultiGet(
+                  Cf::kRecords,
+                  absl::MakeConstSpan(keys.data() + begin + b, e - b),
+                  /*snapshot=*/nullptr, /*fill_cache=*/false);
+          if (!values.ok()) {
+            errors[slice] = values.status();
+            return;
+          }
           store::StoredRecord stored;
           for (size_t i = b; i < e; ++i) {
-            if (!values[i].has_value()) continue;  // erased since queued
-            if (!stored.ParseFromString(*values[i])) {
+            const std::optional<std::string>& value = (*values)[i - b];
+            if (!value.has_value()) continue;  // erased since queued
+            if (!stored.ParseFromString(*value)) {
               errors[slice] =
                   absl::DataLossError("records: malformed stored record");
               return;

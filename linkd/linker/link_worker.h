@@ -47,6 +47,10 @@ struct LinkWorkerOptions {
   size_t bulk_min_records = 20000;
   size_t bulk_max_records = 2000000;
   BulkOptions bulk;
+  // The block cache's capacity while a bulk run holds its records in memory
+  // (restored afterwards): the run reads around the cache, and a million
+  // records need the memory.
+  size_t bulk_block_cache_mib = 32;
   // Estimate the model from the stored records before linking, while the
   // model has never been estimated and at least auto_estimate_min_records
   // records are stored (tried again when the count has doubled).

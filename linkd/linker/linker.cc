@@ -11,6 +11,7 @@
 #include <limits>
 #include <map>
 #include <memory>
+#include <optional>
 #include <utility>
 
 #include "absl/container/flat_hash_map.h"
@@ -22,7 +23,6 @@
 #include "linkd/matcher/comparison.h"
 #include "linkd/store/key_codec.h"
 #include "linkd/store/record_store.h"
-#include "linkd/util/memory.h"
 #include "linkd/util/parallel.h"
 #include "linkd/util/status_macros.h"
 
@@ -1401,17 +1401,18 @@ absl::StatusOr<BulkStats> Linker::LinkBulk(std::vector<BulkRecord> records,
   };
   BulkStats stats;
   stats.records = records.size();
-  stage("finding candidate pairs");
-  auto t = Clock::now();
-  blocking::EarlierCandidates earlier = blocking::FindEarlierCandidates(
-      keys, options_.candidates.max_block_size, options.threads);
-  stats.candidate_pairs = earlier.earlier.size();
-  stats.oversize_skips = earlier.oversize_skips;
-  stats.block_seconds = since(t);
-  LINKD_RETURN_IF_ERROR(check());
-
-  // The run's index entries are written first, as table files: far cheaper
-  // than batches, and harmless should the links below never be committed.
+  // The run's shared blocks; each chunk's candidate pairs are found from
+  // them when the chunk is scored.
+  std::optional<blocking::RunBlocks> blocks;
+  auto find_blocks = [&]() -> absl::Status {
+    stage("finding candidate pairs");
+    const auto start = Clock::now();
+    blocks.emplace(keys, options.threads);
+    stats.block_seconds += since(start);
+    return check();
+  };
+  // The run's index entries are written as table files: far cheaper than
+  // batches, and harmless should the links below never be committed.
   auto write_index = [&]() -> absl::Status {
     stage("writing the blocking index");
     const auto start = Clock::now();
@@ -1419,24 +1420,35 @@ absl::StatusOr<BulkStats> Linker::LinkBulk(std::vector<BulkRecord> records,
     record_keys.reserve(records.size());
     for (const BulkRecord& r : records) record_keys.push_back(r.record_key);
     LINKD_RETURN_IF_ERROR(index_->BulkAdd(record_keys, keys, options.threads));
-    std::vector<std::vector<blocking::BlockingKey>>().swap(keys);
     stats.index_seconds = since(start);
     return check();
   };
+  auto free_keys = [&keys]() {
+    std::vector<std::vector<blocking::BlockingKey>>().swap(keys);
+    malloc_trim(0);  // their pieces go back to the system
+  };
 
   // Scores, a chunk of records at a time. Without stored candidates (an
-  // initial load) the index goes first and the next chunk is scored while
+  // initial load) the index goes first, then the blocks (each stage's
+  // memory is freed before the next), and the next chunk is scored while
   // this one is clustered, so only two chunks' candidates are ever held.
   // Scoring against the stored index must not find the run's own records
   // there: then every chunk is scored before the index is written.
   const size_t chunk = std::max<size_t>(1, options.score_chunk_records);
   const size_t chunks = (records.size() + chunk - 1) / chunk;
   auto score = [&](size_t c, internal::BulkScores* out) -> absl::Status {
+    const size_t begin = c * chunk;
+    const size_t end = std::min(records.size(), begin + chunk);
+    const auto block_start = Clock::now();
+    const blocking::EarlierCandidates earlier = blocks->Earlier(
+        begin, end, options_.candidates.max_block_size, options.threads);
+    stats.candidate_pairs += earlier.earlier.size();
+    stats.oversize_skips += earlier.oversize_skips;
+    stats.block_seconds += since(block_start);
     const auto score_start = Clock::now();
     absl::Status s = internal::ScoreBulk(
         records, earlier, keys, *index_, store_, *model, options_.candidates,
-        use_index, c * chunk, std::min(records.size(), (c + 1) * chunk),
-        options.threads, out);
+        use_index, begin, end, options.threads, out);
     stats.score_seconds += since(score_start);
     stats.kept_pairs += out->stats.kept_pairs;
     stats.committed_candidates += out->stats.committed_candidates;
@@ -1444,17 +1456,19 @@ absl::StatusOr<BulkStats> Linker::LinkBulk(std::vector<BulkRecord> records,
   };
   std::deque<internal::BulkScores> scored;  // chunks c, c + 1, ...
   if (use_index) {
+    LINKD_RETURN_IF_ERROR(find_blocks());
     stage("scoring candidate pairs");
     for (size_t c = 0; c < chunks; ++c) {
       LINKD_RETURN_IF_ERROR(score(c, &scored.emplace_back()));
       LINKD_RETURN_IF_ERROR(check());
     }
-    earlier = blocking::EarlierCandidates();
+    blocks.reset();
     LINKD_RETURN_IF_ERROR(write_index());
+    free_keys();
   } else {
     LINKD_RETURN_IF_ERROR(write_index());
-    // Freed pieces of the keys go back to the system before scoring.
-    malloc_trim(0);
+    LINKD_RETURN_IF_ERROR(find_blocks());
+    free_keys();  // scoring reads no stored index
     if (chunks > 0) LINKD_RETURN_IF_ERROR(score(0, &scored.emplace_back()));
   }
 
@@ -1491,12 +1505,6 @@ absl::StatusOr<BulkStats> Linker::LinkBulk(std::vector<BulkRecord> records,
           scored.pop_front();
         }
         const size_t next = i / chunk + 1;
-        if (!use_index) {
-          // The candidate rows of the chunks scored so far are read no more.
-          const size_t done = std::min(records.size(), next * chunk);
-          util::ReleasePages(earlier.earlier.data(),
-                             earlier.offsets[done] * sizeof(uint32_t));
-        }
         if (!use_index && next < chunks) {
           internal::BulkScores* out = &scored.emplace_back();
           scoring = std::async(std::launch::async, [&score, next, out] {

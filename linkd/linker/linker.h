@@ -143,7 +143,8 @@ struct BulkStats {
   int64_t oversize_skips = 0;
   uint64_t committed_candidates = 0;  // candidates from the stored index
   double prepare_seconds = 0;         // decode + blocking keys
-  double block_seconds = 0;           // candidate pairs
+  double block_seconds = 0;    // shared blocks and candidate pairs (per chunk,
+                               // overlapping clustering)
   double score_seconds = 0;    // comparisons and weights (overlaps clustering)
   double index_seconds = 0;    // blocking index entries (table files)
   double cluster_seconds = 0;  // decisions and writes (commits included)

@@ -841,6 +841,14 @@ absl::Status Store::Ingest(std::vector<SortedLoad> loads) {
   return absl::OkStatus();
 }
 
+std::size_t Store::block_cache_capacity() const {
+  return rep_->shared.block_cache->GetCapacity();
+}
+
+void Store::SetBlockCacheCapacity(std::size_t bytes) {
+  rep_->shared.block_cache->SetCapacity(bytes);
+}
+
 absl::Status Store::Flush() {
   if (absl::Status s = CheckOpen(); !s.ok()) return s;
   rocksdb::FlushOptions fo;

@@ -248,6 +248,13 @@ class Store {
   // or a mapped RocksDB error (nothing of a failed call is visible).
   absl::Status Ingest(std::vector<SortedLoad> loads);
 
+  // The block cache's capacity in bytes (initially
+  // StoreOptions::block_cache_mib), and a new one: entries beyond it are
+  // evicted (pinned ones stay). For a bulk run, which reads without filling
+  // the cache and needs its memory. Thread-safe.
+  std::size_t block_cache_capacity() const;
+  void SetBlockCacheCapacity(std::size_t bytes);
+
   // Flushes every memtable to SST files and waits. Not needed for
   // durability (the WAL provides it); shortens the next recovery.
   absl::Status Flush();

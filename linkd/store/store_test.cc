@@ -80,6 +80,23 @@ TEST(StoreOpenTest, CreatesEveryRegisteredFamily) {
   EXPECT_EQ(got.size(), kNumCfs);
 }
 
+TEST(StoreOpenTest, BlockCacheCanBeLentAndGivenBack) {
+  ScopedTempDir dir;
+  std::unique_ptr<Store> store = OpenOrDie(dir.path());
+  ASSERT_NE(store, nullptr);
+  EXPECT_EQ(store->block_cache_capacity(), size_t{8} << 20);
+  store->SetBlockCacheCapacity(size_t{1} << 20);
+  EXPECT_EQ(store->block_cache_capacity(), size_t{1} << 20);
+  // Reads still work with the smaller cache.
+  WriteBatch batch = store->NewBatch();
+  batch.Put(Cf::kRecords, K("r"), "v");
+  ASSERT_THAT(store->Commit(std::move(batch)), IsOk());
+  EXPECT_THAT(store->Get(Cf::kRecords, K("r")),
+              IsOkAndHolds(std::optional<std::string>("v")));
+  store->SetBlockCacheCapacity(size_t{8} << 20);
+  EXPECT_EQ(store->block_cache_capacity(), size_t{8} << 20);
+}
+
 TEST(StoreOpenTest, EmptyPathIsInvalid) {
   EXPECT_THAT(Store::Open(StoreOptions{}),
               StatusIs(absl::StatusCode::kInvalidArgument));

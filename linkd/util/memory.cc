@@ -26,12 +26,4 @@ void AdviseHugePages(const void* data, size_t bytes) {
   }
 }
 
-void ReleasePages(const void* data, size_t bytes) {
-  uintptr_t begin, end;
-  const auto page = static_cast<uintptr_t>(sysconf(_SC_PAGESIZE));
-  if (Inner(data, bytes, page, &begin, &end)) {
-    (void)madvise(reinterpret_cast<void*>(begin), end - begin, MADV_DONTNEED);
-  }
-}
-
 }  // namespace linkd::util

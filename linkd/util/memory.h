@@ -13,11 +13,6 @@ namespace linkd::util {
 // nearly every access is a TLB miss. Call before the memory is touched.
 void AdviseHugePages(const void* data, size_t bytes);
 
-// Gives the whole pages inside [data, data + bytes) back to the system. The
-// caller must never read those bytes again (they read as zeros); the
-// allocation itself stays valid and is freed as usual.
-void ReleasePages(const void* data, size_t bytes);
-
 }  // namespace linkd::util
 
 #endif  // LINKD_UTIL_MEMORY_H_

@@ -132,8 +132,8 @@ absl::Status ScoreBulk(
   // (a record reading the stored index counts as 32 pairs).
   std::vector<uint64_t> work(n + 1);
   for (size_t k = 0; k <= n; ++k) {
-    work[k] = earlier.offsets[begin + k] - earlier.offsets[begin] +
-              (use_index ? 32 * k : k);
+    work[k] = earlier.offsets[begin - earlier.first + k] -
+              earlier.offsets[begin - earlier.first] + (use_index ? 32 * k : k);
   }
   const auto records_ref = static_cast<uint32_t>(records.size());
   util::ParallelForWeighted(

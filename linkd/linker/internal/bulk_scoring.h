@@ -60,11 +60,11 @@ struct BulkScores {
 
 // Scores records [begin, end) of the run `records` (see Linker::LinkBulk;
 // candidates refer to all of `records`): each record against the earlier
-// records of the run sharing a block (`earlier`, from
-// blocking::FindEarlierCandidates) and, when `use_index`, against the records
-// in `index` (found from `keys[i]`, the blocking keys of records[i]; not read
-// otherwise). Keeps the pairs that can change a decision: those with a hard
-// conflict and those weighing at least the model's lower threshold.
+// records of the run sharing a block (`earlier`, from blocking::RunBlocks,
+// holding at least the rows of [begin, end)) and, when `use_index`, against the
+// records in `index` (found from `keys[i]`, the blocking keys of records[i];
+// not read otherwise). Keeps the pairs that can change a decision: those with a
+// hard conflict and those weighing at least the model's lower threshold.
 // DATA_LOSS for a malformed record, or a Store error.
 absl::Status ScoreBulk(
     absl::Span<const BulkRecord> records,
