@@ -8,9 +8,11 @@
 
 #include "absl/container/flat_hash_map.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
 #include "linkd/blocking/earlier_candidates.h"
 #include "linkd/matcher/comparison.h"
 #include "linkd/store/record_store.h"
+#include "linkd/util/log.h"
 #include "linkd/util/parallel.h"
 #include "linkd/util/status_macros.h"
 
@@ -255,8 +257,20 @@ absl::StatusOr<matcher::Model> EstimateModel(store::Store* store,
   }
   matcher::EmOptions em = options.em;
   em.total_pairs = static_cast<uint64_t>(n) * (n - 1) / 2;
-  LINKD_RETURN_IF_ERROR(
-      model.EstimateMFromPatterns(blocked, em).status());  // version+1
+  LINKD_ASSIGN_OR_RETURN(matcher::EmResult fit, model.EstimateMFromPatterns(
+                                                    blocked, em));  // version+1
+  std::string starts;
+  for (double ll : fit.start_log_likelihoods) {
+    absl::StrAppend(&starts, starts.empty() ? "" : ", ",
+                    absl::StrFormat("%.1f", ll));
+  }
+  util::Log(util::LogLevel::kInfo,
+            absl::StrCat("EM on ", fit.pairs, " blocked pairs: kept the fit ",
+                         fit.from_rule_seed ? "from the rule's seed"
+                                            : "from the current model",
+                         " after ", fit.iterations,
+                         " iterations (log-likelihood of each start's fit: ",
+                         starts, ")"));
   matcher::TrainingInfo* info = model.mutable_training_info();
   info->records_per_source.assign(sample.per_source.begin(),
                                   sample.per_source.end());

@@ -420,12 +420,21 @@ absl::StatusOr<EmResult> Model::EstimateMFromPatterns(
                                                     blocked.counts().end());
   std::sort(patterns.begin(), patterns.end());
 
-  // Working copies: the model changes only on success.
-  double m[kNumCompareFields][kMaxLevels];
+  // A start (and, once run, a fit) of EM. Working copies: the model
+  // changes only on success.
+  struct Fit {
+    double m[kNumCompareFields][kMaxLevels];
+    double lambda = 0;
+    int iterations = 0;
+    bool converged = false;
+    double log_likelihood = 0;
+  };
+  std::vector<Fit> fits(1);
+  fits.reserve(2);
   for (size_t f = 0; f < kNumCompareFields; ++f) {
-    for (int l = 0; l < kMaxLevels; ++l) m[f][l] = params_[f][l].m;
+    for (int l = 0; l < kMaxLevels; ++l) fits[0].m[f][l] = params_[f][l].m;
   }
-  double lambda = lambda_;
+  fits[0].lambda = lambda_;
   bool from_prior[kNumCompareFields][kMaxLevels] = {};
   for (size_t f = 0; f < kNumCompareFields; ++f) {
     const auto field = static_cast<CompareField>(f);
@@ -441,6 +450,8 @@ absl::StatusOr<EmResult> Model::EstimateMFromPatterns(
   // their current m), and lambda is their share among the pairs where the
   // rule can decide.
   if (options.seed_from_rule && rule_matches >= options.min_rule_matches) {
+    Fit& seeded = fits.emplace_back(fits[0]);
+    auto& m = seeded.m;
     for (size_t f = 0; f < kNumCompareFields; ++f) {
       const auto field = static_cast<CompareField>(f);
       if (field == CompareField::kUpn || field == CompareField::kNhsNumber) {
@@ -459,7 +470,7 @@ absl::StatusOr<EmResult> Model::EstimateMFromPatterns(
     }
     const double blocked_share =
         static_cast<double>(rule_matches) / rule_decidable;
-    lambda = Clamp(blocked_share * blocked_pairs / options.total_pairs);
+    seeded.lambda = Clamp(blocked_share * blocked_pairs / options.total_pairs);
   }
 
   // Natural-log Bayes factors per level, refreshed every iteration.
@@ -472,92 +483,134 @@ absl::StatusOr<EmResult> Model::EstimateMFromPatterns(
   result.pairs = blocked_pairs;
   result.rule_matches = rule_matches;
   const double n = static_cast<double>(options.total_pairs);
-  for (int it = 1; it <= options.max_iterations; ++it) {
-    double log_bf[kNumCompareFields][kMaxLevels] = {};
-    for (size_t f = 0; f < kNumCompareFields; ++f) {
-      const auto field = static_cast<CompareField>(f);
-      for (int l = 0; l < NumLevels(field); ++l) {
-        if (!IsNeutralLevel(field, l))
-          log_bf[f][l] = std::log(m[f][l]) - log_u[f][l];
+  auto hard_conflict = [&](uint32_t key) {
+    return options.hard_conflicts_are_non_matches &&
+           (Unpack(key, Idx(CompareField::kUpn)) == disagree ||
+            Unpack(key, Idx(CompareField::kNhsNumber)) == disagree);
+  };
+  auto run = [&](Fit* fit) {
+    auto& m = fit->m;
+    double& lambda = fit->lambda;
+    for (int it = 1; it <= options.max_iterations; ++it) {
+      double log_bf[kNumCompareFields][kMaxLevels] = {};
+      for (size_t f = 0; f < kNumCompareFields; ++f) {
+        const auto field = static_cast<CompareField>(f);
+        for (int l = 0; l < NumLevels(field); ++l) {
+          if (!IsNeutralLevel(field, l))
+            log_bf[f][l] = std::log(m[f][l]) - log_u[f][l];
+        }
+      }
+      const double log_prior = std::log(lambda / (1.0 - lambda));
+      double acc[kNumCompareFields][kMaxLevels] = {};
+      double matches = 0;
+      for (const auto& [key, count] : patterns) {
+        if (hard_conflict(key)) continue;  // p = 0
+        double lo = log_prior;
+        for (size_t f = 0; f < kNumCompareFields; ++f)
+          lo += log_bf[f][Unpack(key, f)];
+        const double p = 1.0 / (1.0 + std::exp(-lo));
+        const double w = p * count;
+        matches += w;
+        for (size_t f = 0; f < kNumCompareFields; ++f)
+          acc[f][Unpack(key, f)] += w;
+      }
+
+      double delta = 0;
+      for (size_t f = 0; f < kNumCompareFields; ++f) {
+        const auto field = static_cast<CompareField>(f);
+        double held = 0, free_total = 0;
+        for (int l = 0; l < NumLevels(field); ++l) {
+          if (IsNeutralLevel(field, l)) continue;
+          if (from_prior[f][l]) {
+            held += kPriors[f].m[l];
+          } else {
+            free_total += acc[f][l];
+          }
+        }
+        if (free_total <= 0) continue;  // no evidence on this field
+        // MAP estimate: observed expected counts plus prior pseudo-pairs.
+        double prior_free = 0;
+        for (int l = 0; l < NumLevels(field); ++l) {
+          if (!IsNeutralLevel(field, l) && !from_prior[f][l]) {
+            prior_free += kPriors[f].m[l];
+          }
+        }
+        double next[kMaxLevels] = {};
+        for (int l = 0; l < NumLevels(field); ++l) {
+          if (IsNeutralLevel(field, l)) continue;
+          const double pseudo =
+              prior_free > 0
+                  ? options.prior_pairs * kPriors[f].m[l] / prior_free
+                  : 0.0;
+          next[l] = from_prior[f][l] ? kPriors[f].m[l]
+                                     : (1.0 - held) * (acc[f][l] + pseudo) /
+                                           (free_total + options.prior_pairs);
+        }
+        Normalise(field, next);
+        for (int l = 0; l < NumLevels(field); ++l) {
+          if (IsNeutralLevel(field, l)) continue;
+          delta = std::max(delta, std::fabs(next[l] - m[f][l]));
+          m[f][l] = next[l];
+        }
+      }
+      const double next_lambda = Clamp(matches / n);
+      delta = std::max(delta, std::fabs(next_lambda - lambda));
+      lambda = next_lambda;
+      fit->iterations = it;
+      if (delta < options.tolerance) {
+        fit->converged = true;
+        break;
       }
     }
-    const double log_prior = std::log(lambda / (1.0 - lambda));
-    double acc[kNumCompareFields][kMaxLevels] = {};
-    double matches = 0;
+    // The log-likelihood of the blocked patterns under the fitted mixture,
+    // plus that of the other pairs as non-matches (their patterns are not
+    // known; u is fixed, so only their (1 - lambda) depends on the fit).
+    double ll = (n - static_cast<double>(blocked_pairs)) * std::log1p(-lambda);
     for (const auto& [key, count] : patterns) {
-      if (options.hard_conflicts_are_non_matches &&
-          (Unpack(key, Idx(CompareField::kUpn)) == disagree ||
-           Unpack(key, Idx(CompareField::kNhsNumber)) == disagree)) {
-        continue;  // p = 0
+      double log_m = std::log(lambda), log_nm = std::log1p(-lambda);
+      for (size_t f = 0; f < kNumCompareFields; ++f) {
+        const auto field = static_cast<CompareField>(f);
+        const int l = Unpack(key, f);
+        if (IsNeutralLevel(field, l)) continue;
+        log_m += std::log(m[f][l]);
+        log_nm += log_u[f][l];
       }
-      double lo = log_prior;
-      for (size_t f = 0; f < kNumCompareFields; ++f)
-        lo += log_bf[f][Unpack(key, f)];
-      const double p = 1.0 / (1.0 + std::exp(-lo));
-      const double w = p * count;
-      matches += w;
-      for (size_t f = 0; f < kNumCompareFields; ++f)
-        acc[f][Unpack(key, f)] += w;
+      if (hard_conflict(key)) {
+        ll += count * log_nm;  // the rule: never a match
+        continue;
+      }
+      const double hi = std::max(log_m, log_nm);
+      ll +=
+          count * (hi + std::log(std::exp(log_m - hi) + std::exp(log_nm - hi)));
     }
+    fit->log_likelihood = ll;
+  };
 
-    double delta = 0;
-    for (size_t f = 0; f < kNumCompareFields; ++f) {
-      const auto field = static_cast<CompareField>(f);
-      double held = 0, free_total = 0;
-      for (int l = 0; l < NumLevels(field); ++l) {
-        if (IsNeutralLevel(field, l)) continue;
-        if (from_prior[f][l]) {
-          held += kPriors[f].m[l];
-        } else {
-          free_total += acc[f][l];
-        }
-      }
-      if (free_total <= 0) continue;  // no evidence on this field
-      // MAP estimate: observed expected counts plus prior pseudo-pairs.
-      double prior_free = 0;
-      for (int l = 0; l < NumLevels(field); ++l) {
-        if (!IsNeutralLevel(field, l) && !from_prior[f][l]) {
-          prior_free += kPriors[f].m[l];
-        }
-      }
-      double next[kMaxLevels] = {};
-      for (int l = 0; l < NumLevels(field); ++l) {
-        if (IsNeutralLevel(field, l)) continue;
-        const double pseudo =
-            prior_free > 0 ? options.prior_pairs * kPriors[f].m[l] / prior_free
-                           : 0.0;
-        next[l] = from_prior[f][l] ? kPriors[f].m[l]
-                                   : (1.0 - held) * (acc[f][l] + pseudo) /
-                                         (free_total + options.prior_pairs);
-      }
-      Normalise(field, next);
-      for (int l = 0; l < NumLevels(field); ++l) {
-        if (IsNeutralLevel(field, l)) continue;
-        delta = std::max(delta, std::fabs(next[l] - m[f][l]));
-        m[f][l] = next[l];
-      }
-    }
-    const double next_lambda = Clamp(matches / n);
-    delta = std::max(delta, std::fabs(next_lambda - lambda));
-    lambda = next_lambda;
-    result.iterations = it;
-    if (delta < options.tolerance) {
-      result.converged = true;
-      break;
-    }
+  // EM from each start; the likeliest fit wins (EM finds a local maximum,
+  // and on children's data, where siblings and twins share most fields,
+  // the rule's seed and the previous model can lead to different ones).
+  for (Fit& fit : fits) run(&fit);
+  const Fit* best = &fits.back();
+  for (const Fit& fit : fits) {
+    if (fit.log_likelihood > best->log_likelihood) best = &fit;
+    result.start_log_likelihoods.push_back(fit.log_likelihood);
   }
-
+  result.starts = static_cast<int>(fits.size());
+  result.iterations = best->iterations;
+  result.converged = best->converged;
+  result.log_likelihood = best->log_likelihood;
+  result.from_rule_seed = best == &fits.back() && fits.size() > 1;
   for (size_t f = 0; f < kNumCompareFields; ++f) {
     const auto field = static_cast<CompareField>(f);
     for (int l = 0; l < NumLevels(field); ++l) {
       if (IsNeutralLevel(field, l)) continue;
-      params_[f][l].m = m[f][l];
+      params_[f][l].m = best->m[f][l];
       params_[f][l].m_from_prior = from_prior[f][l];
     }
   }
-  lambda_ = lambda;
-  result.lambda = lambda;
-  result.blocked_lambda = lambda * n / blocked_pairs;
+  lambda_ = best->lambda;
+  result.lambda = best->lambda;
+  result.blocked_lambda = best->lambda * n / blocked_pairs;
   RecomputeWeights();
   ++version_;
   training_.blocked_pairs = blocked_pairs;

@@ -117,9 +117,10 @@ struct EmOptions {
   // A level seen in fewer blocked pairs than this keeps its prior m (the
   // data says nothing about it, e.g. swapped names in data without swaps).
   uint64_t min_level_pairs = 10;
-  // Seed m and lambda from the deterministic rule (UPN or NHS number
-  // agrees) when at least min_rule_matches pairs satisfy it; else start
-  // from the current m and lambda.
+  // Also start EM from m and lambda seeded by the deterministic rule (UPN
+  // or NHS number agrees) when at least min_rule_matches pairs satisfy it;
+  // it always starts from the current m and lambda too, and the likelier
+  // fit is kept.
   bool seed_from_rule = true;
   uint64_t min_rule_matches = 20;
   // Pseudo-pairs of the prior m in each field's M-step (MAP-EM with a
@@ -166,6 +167,13 @@ struct EmResult {
   uint64_t rule_matches = 0;
   double lambda = 0.0;          // random-pair prior
   double blocked_lambda = 0.0;  // expected share of matches among blocked pairs
+  // EM runs from the current model and, when the rule can seed it, from
+  // the rule's seed; the fit of the higher log-likelihood is kept.
+  int starts = 0;
+  bool from_rule_seed = false;  // the kept fit started from the rule's seed
+  double log_likelihood = 0.0;  // of the kept fit (natural log)
+  // Each start's fit: from the current model, then from the rule's seed.
+  std::vector<double> start_log_likelihoods;
 };
 
 // Probabilities are kept in [kMinProbability, 1 - kMinProbability].

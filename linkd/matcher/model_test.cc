@@ -49,6 +49,8 @@ struct Trained {
   std::vector<TruthRecord> records;
   std::vector<Pair> blocked;
   std::vector<ComparisonVector> blocked_vectors;
+  // The pairs u was estimated from.
+  std::vector<ComparisonVector> random, same_salt;
   Model model;
   EmOptions options;
   EmResult em;
@@ -65,6 +67,9 @@ std::vector<ComparisonVector> Vectors(const std::vector<TruthRecord>& records,
   return out;
 }
 
+constexpr CompareField kNames[] = {CompareField::kGivenName,
+                                   CompareField::kFamilyName};
+
 // A 20,000-person population from three sources, encoded for real; u from
 // random pairs, m and lambda by EM on blocked pairs.
 const Trained& Get() {
@@ -77,20 +82,19 @@ const Trained& Get() {
     t->blocked = testing::BlockedPairs(t->records);
     const ComparisonOptions& opts = t->model.comparison();
     t->blocked_vectors = Vectors(t->records, t->blocked, opts);
-    const std::vector<ComparisonVector> random =
+    std::vector<ComparisonVector>& random = t->random;
+    random =
         Vectors(t->records, testing::RandomPairs(t->records, 1000000, 7), opts);
     // Same-salt random pairs that are known non-matches (different UPN or
     // NHS number), for the name u values.
-    std::vector<ComparisonVector> same_salt;
+    std::vector<ComparisonVector>& same_salt = t->same_salt;
     for (const ComparisonVector& v :
          Vectors(t->records,
                  testing::RandomSameSaltPairs(t->records, 300000, 8), opts)) {
       if (v.hard_conflict()) same_salt.push_back(v);
     }
-    const CompareField names[] = {CompareField::kGivenName,
-                                  CompareField::kFamilyName};
     EXPECT_THAT(t->model.EstimateU(random), IsOk());
-    EXPECT_THAT(t->model.EstimateU(same_salt, names), IsOk());
+    EXPECT_THAT(t->model.EstimateU(same_salt, kNames), IsOk());
     t->options.total_pairs = t->records.size() * (t->records.size() - 1) / 2;
     t->em = *t->model.EstimateM(t->blocked_vectors, t->options);
     return t;
@@ -139,6 +143,39 @@ TEST(ModelTest, EmWithoutTheRuleReachesTheSameFit) {
   EXPECT_THAT(
       m.EstimateM(t.blocked_vectors, bad).status(),
       StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("total_pairs")));
+}
+
+TEST(ModelTest, EmKeepsTheLikeliestOfItsStarts) {
+  const Trained& t = Get();
+  EXPECT_EQ(t.em.starts, 2);
+  // From the current model alone (one start).
+  Model alone = t.model;
+  EmOptions options = t.options;
+  options.seed_from_rule = false;
+  absl::StatusOr<EmResult> one = alone.EstimateM(t.blocked_vectors, options);
+  ASSERT_THAT(one.status(), IsOk());
+  EXPECT_EQ(one->starts, 1);
+  EXPECT_FALSE(one->from_rule_seed);
+  // Both starts: never less likely than either.
+  Model both = t.model;
+  absl::StatusOr<EmResult> two = both.EstimateM(t.blocked_vectors, t.options);
+  ASSERT_THAT(two.status(), IsOk());
+  EXPECT_EQ(two->starts, 2);
+  EXPECT_GE(two->log_likelihood, one->log_likelihood);
+  // The likelihood measures the fit: one EM step from the hand-set priors
+  // fits worse than EM run to convergence.
+  Model early, full;
+  for (Model* m : {&early, &full}) {
+    ASSERT_THAT(m->EstimateU(t.random), IsOk());
+    ASSERT_THAT(m->EstimateU(t.same_salt, kNames), IsOk());
+  }
+  EmOptions step = options;
+  step.max_iterations = 1;
+  absl::StatusOr<EmResult> first = early.EstimateM(t.blocked_vectors, step);
+  absl::StatusOr<EmResult> last = full.EstimateM(t.blocked_vectors, options);
+  ASSERT_THAT(first.status(), IsOk());
+  ASSERT_THAT(last.status(), IsOk());
+  EXPECT_LT(first->log_likelihood, last->log_likelihood);
 }
 
 TEST(ModelTest, AgreementLevelsHaveMAboveU) {

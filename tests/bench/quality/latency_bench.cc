@@ -314,6 +314,7 @@ int main(int argc, char** argv) {
   // What the daemon logged of the bulk run (stage times).
   for (absl::string_view line : absl::StrSplit((*daemon)->Stderr(), '\n')) {
     if (absl::StrContains(line, "bulk linked") ||
+        absl::StrContains(line, "EM on") ||
         absl::StrContains(line, "estimated")) {
       std::printf("  linkd: %s\n", std::string(line).c_str());
     }
