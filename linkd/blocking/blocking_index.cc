@@ -43,6 +43,12 @@ std::optional<std::string_view> RecordKeyAfter(std::string_view entry,
 
 }  // namespace
 
+// Cf::kBlocks is scanned block by block, through a filter on each block's
+// prefix (BlockPrefix: key format version, rule, length-prefixed hash).
+static_assert(store::GetCfInfo(Cf::kBlocks).prefix_bytes ==
+                  1 + 1 + 4 + kBlockHashBytes,
+              "the registry's prefix length for kBlocks must be BlockPrefix's");
+
 BlockingIndex::BlockingIndex(store::Store* store, const KeyGenerator* keys)
     : store_(store), keys_(keys) {}
 

@@ -158,9 +158,23 @@ double LinkWeight(const matcher::Model& model,
 }
 
 // Decoded identities of committed records (never of uncommitted ones, so a
-// dropped batch cannot leave stale entries). Writer only.
+// dropped batch cannot leave stale entries). Writer only. Nodes: a pointer
+// from Decoded() stays valid while the map grows, and growing never moves
+// the identities. Trimmed to its capacity between calls only, oldest first.
 struct Linker::Cache {
-  absl::flat_hash_map<std::string, matcher::DecodedIdentity> identities;
+  absl::node_hash_map<std::string, matcher::DecodedIdentity> identities;
+  std::deque<std::string> order;  // insertion order (may name erased keys)
+
+  void Insert(const std::string& key, const matcher::DecodedIdentity& d) {
+    if (identities.try_emplace(key, d).second) order.push_back(key);
+  }
+  void Trim(size_t capacity) {
+    while (identities.size() > capacity && !order.empty()) {
+      identities.erase(order.front());
+      order.pop_front();
+    }
+    if (identities.empty()) order.clear();
+  }
 };
 
 // The state of one Link or Decide call: what this batch has changed so far,
@@ -174,7 +188,10 @@ class Linker::Run {
       : l_(linker),
         model_(model),
         now_micros_(absl::ToUnixMicros(now)),
-        batch_(batch) {}
+        batch_(batch) {
+    // No identity pointer is held across calls (or batches, see Continue).
+    l_->cache_->Trim(l_->options_.identity_cache_entries);
+  }
 
   // A record scored against candidates found elsewhere (bulk linking): not
   // linked before, its blocking keys computed by the caller.
@@ -274,6 +291,10 @@ class Linker::Run {
   // follow find them in memory.
   absl::Status LoadLinks(const std::vector<std::string>& keys);
   absl::Status LoadIdentities(const std::vector<std::string>& keys);
+  // Store::MultiGet, split over LinkerOptions::read_threads threads when
+  // there are enough keys.
+  absl::StatusOr<std::vector<std::optional<std::string>>> Read(
+      Cf cf, const std::vector<std::string>& keys) const;
   absl::StatusOr<const matcher::DecodedIdentity*> Decoded(
       const std::string& record_key);
   absl::StatusOr<std::vector<std::string>> Members(Sui sui);
@@ -382,7 +403,7 @@ absl::Status Linker::Run::LoadLinks(const std::vector<std::string>& keys) {
   }
   if (missing.empty()) return absl::OkStatus();
   LINKD_ASSIGN_OR_RETURN(std::vector<std::optional<std::string>> values,
-                         l_->store_->MultiGet(Cf::kLinks, link_keys));
+                         Read(Cf::kLinks, link_keys));
   std::vector<std::string> sui_keys;
   std::vector<uint64_t> sui_bits;
   for (size_t i = 0; i < missing.size(); ++i) {
@@ -426,6 +447,31 @@ absl::StatusOr<SuiInfo*> Linker::Run::Info(Sui sui) {
   return &info;
 }
 
+absl::StatusOr<std::vector<std::optional<std::string>>> Linker::Run::Read(
+    Cf cf, const std::vector<std::string>& keys) const {
+  const int threads = l_->options_.read_threads;
+  if (threads <= 1 || keys.size() < l_->options_.parallel_read_keys) {
+    return l_->store_->MultiGet(cf, keys);
+  }
+  std::vector<std::optional<std::string>> values(keys.size());
+  std::vector<absl::Status> errors(static_cast<size_t>(threads));
+  util::ParallelFor(
+      keys.size(), threads, [&](size_t begin, size_t end, size_t slice) {
+        absl::StatusOr<std::vector<std::optional<std::string>>> part =
+            l_->store_->MultiGet(
+                cf, absl::MakeConstSpan(keys).subspan(begin, end - begin));
+        if (!part.ok()) {
+          errors[slice] = part.status();
+          return;
+        }
+        std::move(part->begin(), part->end(), values.begin() + begin);
+      });
+  for (const absl::Status& e : errors) {
+    if (!e.ok()) return e;
+  }
+  return values;
+}
+
 absl::Status Linker::Run::LoadIdentities(const std::vector<std::string>& keys) {
   std::vector<std::string> missing;
   for (const std::string& k : keys) {
@@ -435,11 +481,7 @@ absl::Status Linker::Run::LoadIdentities(const std::vector<std::string>& keys) {
   }
   if (missing.empty()) return absl::OkStatus();
   LINKD_ASSIGN_OR_RETURN(std::vector<std::optional<std::string>> values,
-                         l_->store_->MultiGet(Cf::kRecords, missing));
-  auto& cache = l_->cache_->identities;
-  if (cache.size() + missing.size() > l_->options_.identity_cache_entries) {
-    cache.clear();  // crude but bounded; the block cache still helps
-  }
+                         Read(Cf::kRecords, missing));
   store::StoredRecord stored;
   for (size_t i = 0; i < missing.size(); ++i) {
     if (!values[i].has_value()) continue;  // indexed but gone: skip it
@@ -448,7 +490,7 @@ absl::Status Linker::Run::LoadIdentities(const std::vector<std::string>& keys) {
     }
     matcher::DecodedIdentity d;
     LINKD_RETURN_IF_ERROR(matcher::Decode(stored.identity(), &d));
-    cache.emplace(missing[i], d);
+    l_->cache_->Insert(missing[i], d);
   }
   return absl::OkStatus();
 }
@@ -747,18 +789,34 @@ absl::StatusOr<LinkOutcome> Linker::Run::LinkOne(const LinkInput& in) {
   }
   AddToOverlayBlocks(record_key, keys);
   LINKD_RETURN_IF_ERROR(LoadIdentities(candidates));
-  LINKD_RETURN_IF_ERROR(LoadLinks(candidates));
 
-  // Score candidates and group them by SUI.
-  Groups groups;
+  // Score the candidates, keeping those that can change the decision (as
+  // LinkBulk does): a hard conflict, or at least the lower threshold. Only
+  // their SUIs are read, and they are grouped by SUI.
+  struct Kept {
+    const std::string* record_key;
+    double weight;
+    bool conflict;
+  };
+  std::vector<Kept> kept;
+  std::vector<std::string> kept_keys;
+  const double lower = model_->lower_threshold();
   matcher::ComparisonVector v;
   for (const std::string& c : candidates) {
     LINKD_ASSIGN_OR_RETURN(const matcher::DecodedIdentity* dc, Decoded(c));
     if (dc == nullptr) continue;
-    LINKD_ASSIGN_OR_RETURN(std::optional<Sui> sc, SuiOf(c));
-    if (!sc.has_value()) continue;
     matcher::Compare(d, *dc, model_->comparison(), &v);
-    groups[sc->bits()].Add(c, LinkWeight(*model_, v), v.hard_conflict());
+    const double w = LinkWeight(*model_, v);
+    if (w < lower && !v.hard_conflict()) continue;
+    kept.push_back(Kept{&c, w, v.hard_conflict()});
+    kept_keys.push_back(c);
+  }
+  LINKD_RETURN_IF_ERROR(LoadLinks(kept_keys));
+  Groups groups;
+  for (const Kept& k : kept) {
+    LINKD_ASSIGN_OR_RETURN(std::optional<Sui> sc, SuiOf(*k.record_key));
+    if (!sc.has_value()) continue;
+    groups[sc->bits()].Add(*k.record_key, k.weight, k.conflict);
   }
   return Choose(record_key, d, &groups, prev, in.revision);
 }
@@ -1090,6 +1148,7 @@ void Linker::Run::Continue(store::WriteBatch* next) {
   open_delta_ = 0;
   reviews_issued_ = 0;
   batch_ = next;
+  l_->cache_->Trim(l_->options_.identity_cache_entries);
 }
 
 Linker::Linker(store::Store* store, const blocking::BlockingIndex* index,

@@ -62,8 +62,15 @@ struct LinkerOptions {
   // evicted records get a review task; records a reviewer confirmed are
   // never evicted. A negative value turns eviction off.
   double evict_margin_bits = 6.0;
-  // Decoded identities kept in memory for comparison (single writer only).
-  size_t identity_cache_entries = 1 << 20;
+  // Decoded identities of candidates kept in memory between linking calls
+  // (about 0.8 KB each; the oldest go first). A call may exceed it while it
+  // runs.
+  size_t identity_cache_entries = 1 << 16;
+  // Linking one record reads its candidates' records and links; a read of
+  // at least parallel_read_keys keys is split over read_threads threads
+  // (the caller's included), since most keys miss the block cache.
+  int read_threads = 2;
+  size_t parallel_read_keys = 48;
 };
 
 enum class LinkAction : uint8_t {

@@ -517,5 +517,45 @@ TEST_F(LinkerTest, BulkLinkingMakesTheClustersOfLinkingOneByOne) {
   }
 }
 
+// How candidates are read is not a matter of decision: reads split over
+// threads (down to one key each) and an identity cache trimmed to one entry
+// between calls link records as serial reads with a large cache do.
+TEST_F(LinkerTest, ParallelReadsAndATinyCacheMakeTheSameClusters) {
+  const std::vector<Rec> recs = Population(120);
+  std::vector<std::string> keys;
+  for (const auto& r : EncodeAll(recs)) {
+    keys.push_back(store::RecordKey(r.source(), r.record_id()));
+  }
+  LinkerOptions serial;
+  serial.read_threads = 1;
+  LinkerOptions split;
+  split.read_threads = 3;
+  split.parallel_read_keys = 1;
+  split.identity_cache_entries = 1;
+  std::vector<std::vector<size_t>> clusters;
+  for (const LinkerOptions& options : {serial, split}) {
+    linker_.reset();
+    index_.reset();
+    store_.reset();
+    store::StoreOptions so;
+    so.path = dir_.Sub(absl::StrCat("reads", clusters.size()));
+    auto s = store::Store::Open(so);
+    ASSERT_THAT(s, IsOk());
+    store_ = *std::move(s);
+    index_ =
+        std::make_unique<blocking::BlockingIndex>(store_.get(), keys_.get());
+    linker_ = std::make_unique<Linker>(store_.get(), index_.get(), options);
+    for (size_t i = 0; i < recs.size(); i += 3) {  // batches of three
+      Ingest(std::vector<Rec>(recs.begin() + i,
+                              recs.begin() + std::min(i + 3, recs.size())));
+    }
+    clusters.push_back(Clusters(linker_.get(), keys));
+  }
+  std::set<size_t> distinct(clusters[0].begin(), clusters[0].end());
+  ASSERT_GT(distinct.size(), recs.size() / 4);
+  ASSERT_LT(distinct.size(), recs.size() * 3 / 4);
+  EXPECT_EQ(clusters[1], clusters[0]);
+}
+
 }  // namespace
 }  // namespace linkd::linker

@@ -42,12 +42,18 @@ enum class CfAccess : uint8_t {
   kAppendScan,
   // Fixed 8-byte counters combined by the int64-add merge operator.
   kCounter,
+  // Read by scans of all the keys sharing a fixed-length prefix (an index
+  // of entries under a group key): Bloom filter on the prefix, so a scan
+  // skips the files that do not hold it.
+  kPrefixScan,
 };
 
 struct CfInfo {
   Cf cf;
   std::string_view name;  // RocksDB column-family name; part of the format
   CfAccess access;
+  // kPrefixScan: the length of the prefixes scans use. Every key is longer.
+  std::size_t prefix_bytes = 0;
 };
 
 inline constexpr std::size_t kNumCfs = 11;
@@ -58,7 +64,10 @@ inline constexpr std::array<CfInfo, kNumCfs> kCfRegistry = {{
     {Cf::kRecords, "records", CfAccess::kPointLookup},
     {Cf::kRecordHistory, "record_history", CfAccess::kAppendScan},
     {Cf::kStats, "stats", CfAccess::kCounter},
-    {Cf::kBlocks, "blocks", CfAccess::kPointLookup},
+    // Entries (rule, block hash, record key): the prefix is the key codec's
+    // version byte, the rule byte and the length-prefixed 16-byte hash
+    // (checked by blocking_index.cc).
+    {Cf::kBlocks, "blocks", CfAccess::kPrefixScan, 22},
     {Cf::kLinks, "links", CfAccess::kPointLookup},
     {Cf::kEvents, "events", CfAccess::kAppendScan},
     {Cf::kOutbox, "outbox", CfAccess::kAppendScan},

@@ -275,6 +275,77 @@ TEST(StoreTest, DeleteRangeRemovesHalfOpenRange) {
   EXPECT_THAT(left, ElementsAre(0, 1, 2, 7, 8, 9));
 }
 
+// A kPrefixScan family reads a prefix's keys through per-prefix filters:
+// the keys of one prefix spread over the memtable and several table files
+// (some deleted since), and neighbouring prefixes, must all come back
+// exactly, as must scans by a shorter prefix and of the whole family.
+TEST(StoreTest, PrefixScansFindEveryKeyOfAPrefixAcrossFiles) {
+  const Cf cf = Cf::kBlocks;
+  const size_t len = GetCfInfo(cf).prefix_bytes;
+  ASSERT_EQ(GetCfInfo(cf).access, CfAccess::kPrefixScan);
+  ASSERT_GT(len, 2u);
+  ScopedTempDir dir;
+  std::unique_ptr<Store> store = OpenOrDie(dir.path());
+  ASSERT_NE(store, nullptr);
+  // Prefixes in pairs differing in their last byte only (one of them 0xff,
+  // whose successor is shorter).
+  std::vector<std::string> prefixes;
+  for (int i = 0; i < 60; ++i) {
+    std::string p(len, static_cast<char>(i));
+    p[len - 1] = static_cast<char>(i % 2 == 0 ? 0x10 : 0x11);
+    if (i == 59) p[len - 1] = static_cast<char>(0xff);
+    prefixes.push_back(p);
+  }
+  std::set<std::string> model;
+  for (int round = 0; round < 3; ++round) {
+    WriteBatch b = store->NewBatch();
+    for (size_t p = 0; p < prefixes.size(); ++p) {
+      if ((p + round) % 3 == 0) continue;  // not every prefix in every file
+      for (int m = 0; m < 4; ++m) {
+        const std::string key =
+            prefixes[p] + "member" + std::to_string(round) + std::to_string(m);
+        b.Put(cf, key, "");
+        model.insert(key);
+      }
+      if (round == 2) {  // deletes reach keys in older files
+        const std::string gone = prefixes[p] + "member00";
+        b.Delete(cf, gone);
+        model.erase(gone);
+      }
+    }
+    ASSERT_THAT(store->Commit(std::move(b)), IsOk());
+    if (round < 2) {  // round 2 stays in the memtable
+      ASSERT_THAT(store->Flush(), IsOk());
+    }
+  }
+  auto scan = [&](std::string_view prefix) {
+    std::vector<std::string> keys;
+    EXPECT_THAT(store->ScanPrefix(cf, prefix,
+                                  [&](std::string_view k, std::string_view) {
+                                    keys.emplace_back(k);
+                                    return true;
+                                  }),
+                IsOk());
+    return keys;
+  };
+  auto expected = [&](std::string_view prefix) {
+    std::vector<std::string> keys;
+    for (const std::string& k : model) {
+      if (k.compare(0, prefix.size(), prefix) == 0) keys.push_back(k);
+    }
+    return keys;
+  };
+  for (const std::string& p : prefixes) {
+    EXPECT_EQ(scan(p), expected(p));
+    EXPECT_FALSE(expected(p).empty());
+  }
+  std::string absent = prefixes[0];
+  absent[len - 1] = 0x12;
+  EXPECT_TRUE(scan(absent).empty());
+  EXPECT_EQ(scan(prefixes[3].substr(0, 2)), expected(prefixes[3].substr(0, 2)));
+  EXPECT_EQ(scan(""), std::vector<std::string>(model.begin(), model.end()));
+}
+
 TEST(StoreTest, CommitRefusesForeignOrMovedFromBatch) {
   ScopedTempDir dir1, dir2;
   std::unique_ptr<Store> s1 = OpenOrDie(dir1.path());
