@@ -241,50 +241,46 @@ absl::StatusOr<CandidateResult> BlockingIndex::CandidatesForKeys(
   }
   CandidateResult result;
   if (keys.empty()) return result;
-  // Every block is read at one point in time.
-  std::optional<store::Snapshot> own;
-  if (snapshot == nullptr) {
-    own.emplace(store_->GetSnapshot());
-    snapshot = &*own;
-  }
-  absl::flat_hash_map<std::string, RuleMask> found;
-  std::vector<std::string> storage;
+  // Every block is read through one iterator (one point in time), up to
+  // one member past the cap: more than the cap members (the query's own
+  // entry not counted) makes it oversize.
+  std::vector<std::string> prefixes;
+  prefixes.reserve(keys.size());
+  for (const BlockingKey& key : keys) prefixes.push_back(BlockPrefix(key));
+  std::vector<std::vector<std::string>> members(keys.size());
+  std::vector<bool> oversize(keys.size(), false);
   store::ScanOptions scan_options;
   scan_options.snapshot = snapshot;
+  LINKD_RETURN_IF_ERROR(store_->ScanPrefixes(
+      Cf::kBlocks, prefixes,
+      [&](size_t i, std::string_view entry,
+          std::string_view /*value*/) -> absl::StatusOr<bool> {
+        std::optional<std::string_view> record =
+            RecordKeyAfter(entry, prefixes[i].size());
+        if (!record.has_value()) {
+          return absl::DataLossError("blocking index: malformed entry key");
+        }
+        if (*record == exclude_record_key) return true;
+        if (static_cast<int64_t>(members[i].size()) >= limits.max_block_size) {
+          oversize[i] = true;
+          members[i].clear();
+          return false;
+        }
+        members[i].emplace_back(*record);
+        return true;
+      },
+      scan_options));
+  absl::flat_hash_map<std::string, RuleMask> found;
   for (size_t i = 0; i < keys.size() && !result.truncated; ++i) {
-    // A block is read up to one member past the cap: more than the cap
-    // members (the query's own entry not counted) makes it oversize.
     const RuleMask bit = RuleBit(keys[i].rule);
-    const std::string prefix = BlockPrefix(keys[i]);
-    storage.clear();
-    int64_t others = 0;
-    bool oversize = false;
-    LINKD_RETURN_IF_ERROR(store_->ScanPrefix(
-        Cf::kBlocks, prefix,
-        [&](std::string_view entry,
-            std::string_view /*value*/) -> absl::StatusOr<bool> {
-          std::optional<std::string_view> record =
-              RecordKeyAfter(entry, prefix.size());
-          if (!record.has_value()) {
-            return absl::DataLossError("blocking index: malformed entry key");
-          }
-          if (*record == exclude_record_key) return true;
-          if (++others > limits.max_block_size) {
-            oversize = true;
-            return false;
-          }
-          storage.emplace_back(*record);
-          return true;
-        },
-        scan_options));
-    if (oversize) {
+    if (oversize[i]) {
       ++result.blocks_oversize;
       result.oversize_rules |= bit;
       continue;
     }
-    if (storage.empty()) continue;
+    if (members[i].empty()) continue;
     ++result.blocks_read;
-    for (std::string& record : storage) {
+    for (std::string& record : members[i]) {
       auto [it, inserted] = found.try_emplace(std::move(record), 0);
       it->second |= bit;
       if (inserted && limits.max_candidates != 0 &&

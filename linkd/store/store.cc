@@ -719,6 +719,63 @@ absl::Status Store::ScanPrefix(Cf cf, std::string_view prefix, ScanCallback fn,
   return ScanRange(cf, prefix, PrefixSuccessor(prefix), fn, options);
 }
 
+absl::Status Store::ScanPrefixes(
+    Cf cf, absl::Span<const std::string> prefixes,
+    absl::FunctionRef<absl::StatusOr<bool>(size_t i, std::string_view key,
+                                           std::string_view value)>
+        fn,
+    const ScanOptions& options) const {
+  if (absl::Status s = CheckOpen(); !s.ok()) return s;
+  if (options.reverse) {
+    return absl::InvalidArgumentError("ScanPrefixes scans forward only");
+  }
+  if (prefixes.empty()) return absl::OkStatus();
+  rocksdb::ReadOptions ro;
+  if (absl::Status s = MakeReadOptions(
+          options.snapshot,
+          options.snapshot ? RepOf(*options.snapshot) : nullptr, &ro);
+      !s.ok()) {
+    return s;
+  }
+  ro.fill_cache = options.fill_cache;
+  ro.auto_prefix_mode = true;  // as in ScanRange
+  // The iterator keeps pointers to the bounds; their contents change before
+  // each seek, which RocksDB supports (the bounds are read from then on).
+  std::string upper_key;
+  rocksdb::Slice lower, upper;
+  ro.iterate_lower_bound = &lower;
+  ro.iterate_upper_bound = &upper;
+  std::unique_ptr<rocksdb::Iterator> it(
+      rep_->db->NewIterator(ro, rep_->handle(cf)));
+  for (size_t i = 0; i < prefixes.size(); ++i) {
+    const std::string& prefix = prefixes[i];
+    upper_key = PrefixSuccessor(prefix);
+    if (upper_key.empty()) {  // no successor ("" or all 0xff): unbounded
+      absl::Status s = ScanPrefix(
+          cf, prefix,
+          [&](std::string_view k, std::string_view v) { return fn(i, k, v); },
+          options);
+      if (!s.ok()) return s;
+      continue;
+    }
+    lower = rocksdb::Slice(prefix);
+    upper = rocksdb::Slice(upper_key);
+    for (it->Seek(lower); it->Valid(); it->Next()) {
+      const rocksdb::Slice k = it->key();
+      if (!k.starts_with(lower)) break;  // the bound stops it first
+      const rocksdb::Slice v = it->value();
+      absl::StatusOr<bool> more = fn(i, std::string_view(k.data(), k.size()),
+                                     std::string_view(v.data(), v.size()));
+      if (!more.ok()) return more.status();
+      if (!*more) break;
+    }
+    if (!it->status().ok()) {
+      return FromRocksStatus(it->status(), Context("scan", cf));
+    }
+  }
+  return absl::OkStatus();
+}
+
 absl::Status Store::ScanRange(Cf cf, std::string_view begin,
                               std::string_view end, ScanCallback fn,
                               const ScanOptions& options) const {

@@ -217,6 +217,16 @@ class Store {
   // Visits every key starting with `prefix` (all keys if empty).
   absl::Status ScanPrefix(Cf cf, std::string_view prefix, ScanCallback fn,
                           const ScanOptions& options = {}) const;
+  // ScanPrefix for each of `prefixes` in turn, through one iterator (one
+  // view of the data, and a seek per prefix instead of a new iterator):
+  // fn(i, key, value) for the keys of prefixes[i]; returning false moves on
+  // to the next prefix. Reverse scans are not supported (INVALID_ARGUMENT).
+  absl::Status ScanPrefixes(
+      Cf cf, absl::Span<const std::string> prefixes,
+      absl::FunctionRef<absl::StatusOr<bool>(size_t i, std::string_view key,
+                                             std::string_view value)>
+          fn,
+      const ScanOptions& options = {}) const;
   // Visits every key in [begin, end); an empty `end` means no upper bound.
   absl::Status ScanRange(Cf cf, std::string_view begin, std::string_view end,
                          ScanCallback fn,

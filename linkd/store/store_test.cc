@@ -344,6 +344,44 @@ TEST(StoreTest, PrefixScansFindEveryKeyOfAPrefixAcrossFiles) {
   EXPECT_TRUE(scan(absent).empty());
   EXPECT_EQ(scan(prefixes[3].substr(0, 2)), expected(prefixes[3].substr(0, 2)));
   EXPECT_EQ(scan(""), std::vector<std::string>(model.begin(), model.end()));
+
+  // ScanPrefixes: the same keys per prefix through one iterator, in any
+  // order of prefixes (absent ones, the 0xff one, a shorter one and the
+  // empty one included); returning false moves on to the next prefix.
+  std::vector<std::string> many = {prefixes[7],  absent,
+                                   prefixes[59], prefixes[2],
+                                   "",           prefixes[3].substr(0, 2),
+                                   prefixes[7]};
+  std::vector<std::vector<std::string>> got(many.size());
+  ASSERT_THAT(
+      store->ScanPrefixes(cf, many,
+                          [&](size_t i, std::string_view k, std::string_view) {
+                            got[i].emplace_back(k);
+                            return true;
+                          }),
+      IsOk());
+  for (size_t i = 0; i < many.size(); ++i) {
+    EXPECT_EQ(got[i], expected(many[i])) << "prefix " << i;
+  }
+  std::vector<size_t> firsts(many.size(), 0);
+  ASSERT_THAT(
+      store->ScanPrefixes(cf, many,
+                          [&](size_t i, std::string_view, std::string_view) {
+                            ++firsts[i];
+                            return false;
+                          }),
+      IsOk());
+  for (size_t i = 0; i < many.size(); ++i) {
+    EXPECT_EQ(firsts[i], expected(many[i]).empty() ? 0u : 1u) << i;
+  }
+  ScanOptions reverse;
+  reverse.reverse = true;
+  EXPECT_THAT(
+      store->ScanPrefixes(
+          cf, many,
+          [](size_t, std::string_view, std::string_view) { return true; },
+          reverse),
+      StatusIs(absl::StatusCode::kInvalidArgument));
 }
 
 TEST(StoreTest, CommitRefusesForeignOrMovedFromBatch) {
