@@ -719,6 +719,26 @@ absl::Status Store::ScanPrefix(Cf cf, std::string_view prefix, ScanCallback fn,
   return ScanRange(cf, prefix, PrefixSuccessor(prefix), fn, options);
 }
 
+namespace {
+
+// Read options of a scan (bounds are the caller's). A family with a prefix
+// extractor (kPrefixScan) uses its prefix filters when both bounds share one
+// prefix, and reads in total order otherwise.
+// `resolved`: Store::RepOf(*options.snapshot), if there is a snapshot.
+absl::Status ScanReadOptions(const ScanOptions& options,
+                             const internal::SnapshotRep* resolved,
+                             rocksdb::ReadOptions* ro) {
+  if (absl::Status s = MakeReadOptions(options.snapshot, resolved, ro);
+      !s.ok()) {
+    return s;
+  }
+  ro->fill_cache = options.fill_cache;
+  ro->auto_prefix_mode = true;
+  return absl::OkStatus();
+}
+
+}  // namespace
+
 absl::Status Store::ScanPrefixes(
     Cf cf, absl::Span<const std::string> prefixes,
     absl::FunctionRef<absl::StatusOr<bool>(size_t i, std::string_view key,
@@ -731,14 +751,11 @@ absl::Status Store::ScanPrefixes(
   }
   if (prefixes.empty()) return absl::OkStatus();
   rocksdb::ReadOptions ro;
-  if (absl::Status s = MakeReadOptions(
-          options.snapshot,
-          options.snapshot ? RepOf(*options.snapshot) : nullptr, &ro);
+  if (absl::Status s = ScanReadOptions(
+          options, options.snapshot ? RepOf(*options.snapshot) : nullptr, &ro);
       !s.ok()) {
     return s;
   }
-  ro.fill_cache = options.fill_cache;
-  ro.auto_prefix_mode = true;  // as in ScanRange
   // The iterator keeps pointers to the bounds; their contents change before
   // each seek, which RocksDB supports (the bounds are read from then on).
   std::string upper_key;
@@ -781,22 +798,17 @@ absl::Status Store::ScanRange(Cf cf, std::string_view begin,
                               const ScanOptions& options) const {
   if (absl::Status s = CheckOpen(); !s.ok()) return s;
   rocksdb::ReadOptions ro;
-  if (absl::Status s = MakeReadOptions(
-          options.snapshot,
-          options.snapshot ? RepOf(*options.snapshot) : nullptr, &ro);
+  if (absl::Status s = ScanReadOptions(
+          options, options.snapshot ? RepOf(*options.snapshot) : nullptr, &ro);
       !s.ok()) {
     return s;
   }
-  ro.fill_cache = options.fill_cache;
   // Bounds let RocksDB skip whole files and tombstones outside the range.
   // The slices must outlive the iterator.
   const rocksdb::Slice lower(begin);
   const rocksdb::Slice upper(end);
   ro.iterate_lower_bound = &lower;
   if (!end.empty()) ro.iterate_upper_bound = &upper;
-  // A family with a prefix extractor (kPrefixScan) uses its prefix filters
-  // when both bounds share one prefix, and reads in total order otherwise.
-  ro.auto_prefix_mode = true;
 
   std::unique_ptr<rocksdb::Iterator> it(
       rep_->db->NewIterator(ro, rep_->handle(cf)));
