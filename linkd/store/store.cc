@@ -779,7 +779,7 @@ absl::Status Store::ScanPrefixes(
     upper = rocksdb::Slice(upper_key);
     for (it->Seek(lower); it->Valid(); it->Next()) {
       const rocksdb::Slice k = it->key();
-      if (!k.starts_with(lower)) break;  // the bound stops it first
+      if (!k.starts_with(lower)) break;  // defensive: the bound ends it
       const rocksdb::Slice v = it->value();
       absl::StatusOr<bool> more = fn(i, std::string_view(k.data(), k.size()),
                                      std::string_view(v.data(), v.size()));

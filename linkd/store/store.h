@@ -220,7 +220,9 @@ class Store {
   // ScanPrefix for each of `prefixes` in turn, through one iterator (one
   // view of the data, and a seek per prefix instead of a new iterator):
   // fn(i, key, value) for the keys of prefixes[i]; returning false moves on
-  // to the next prefix. Reverse scans are not supported (INVALID_ARGUMENT).
+  // to the next prefix. A prefix with no successor (empty, or all 0xff
+  // bytes) gets an iterator of its own. Reverse scans are not supported
+  // (INVALID_ARGUMENT).
   absl::Status ScanPrefixes(
       Cf cf, absl::Span<const std::string> prefixes,
       absl::FunctionRef<absl::StatusOr<bool>(size_t i, std::string_view key,
