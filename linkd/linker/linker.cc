@@ -1720,13 +1720,17 @@ absl::StatusOr<Sui> Linker::Lookup(const v1::EncodedIdentity& identity) const {
       return absl::DataLossError("records: malformed stored record");
     }
     LINKD_RETURN_IF_ERROR(matcher::Decode(stored.identity(), &other));
-    LINKD_ASSIGN_OR_RETURN(std::optional<Sui> sui, Resolve(keys[i], &snapshot));
-    if (!sui.has_value()) continue;
     const matcher::ComparisonVector v =
         matcher::Compare(d, other, model->comparison());
+    const double w = LinkWeight(*model, v);
+    // Below the lower threshold and without a conflict, a candidate cannot
+    // change the answer: its SUI is not read (as in linking).
+    if (w < model->lower_threshold() && !v.hard_conflict()) continue;
+    LINKD_ASSIGN_OR_RETURN(std::optional<Sui> sui, Resolve(keys[i], &snapshot));
+    if (!sui.has_value()) continue;
     Best& b = by_sui[sui->bits()];
     b.conflict = b.conflict || v.hard_conflict();
-    b.weight = std::max(b.weight, LinkWeight(*model, v));
+    b.weight = std::max(b.weight, w);
   }
   double best = kNoCandidate;
   uint64_t best_bits = 0;

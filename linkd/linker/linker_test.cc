@@ -173,6 +173,36 @@ TEST_F(LinkerTest, DifferentNhsNumbersAreNeverLinked) {
   EXPECT_NE(SuiOf("health", "H1"), SuiOf("social_care", "C1"));
 }
 
+// Lookup finds the linked child an encoded identity describes without
+// storing it; a stranger is NOT_FOUND, and so is a child whose records carry
+// another NHS number (a hard conflict), however well the rest matches.
+TEST_F(LinkerTest, LookupFindsTheMatchingChildWithoutStoringIt) {
+  Ingest({{"health", "H1",
+           Child("Isla", "Jones", "2014-01-09", "F", "LS6 2AB", "", kNhsA)},
+          {"school_census", "P1",
+           Child("Noah", "Smith", "2012-06-30", "M", "LS6 2AB")}});
+  auto encode = [&](const crypto::ClearIdentity& c) {
+    v1::EncodedIdentity id;
+    encode::ToProto(encoder_.Encode(c, nullptr), &id);
+    return id;
+  };
+  EXPECT_THAT(linker_->Lookup(encode(Child("Isla", "Jones", "09/01/2014", "F",
+                                           "LS6 2AB", "", kNhsA))),
+              ::linkd::testing::IsOkAndHolds(SuiOf("health", "H1")));
+  EXPECT_THAT(linker_->Lookup(
+                  encode(Child("Noah", "Smith", "2012-06-30", "M", "LS6 2AB"))),
+              ::linkd::testing::IsOkAndHolds(SuiOf("school_census", "P1")));
+  EXPECT_THAT(linker_->Lookup(
+                  encode(Child("Zara", "Khan", "2010-11-02", "F", "M1 1AE"))),
+              StatusIs(absl::StatusCode::kNotFound));
+  EXPECT_THAT(linker_->Lookup(encode(Child("Isla", "Jones", "2014-01-09", "F",
+                                           "LS6 2AB", "", kNhsB))),
+              StatusIs(absl::StatusCode::kNotFound));
+  auto stats = linker_->Stats();
+  ASSERT_THAT(stats, IsOk());
+  EXPECT_EQ(stats->active_suis, 2);
+}
+
 TEST_F(LinkerTest, AnUpdatedRecordMovesAndItsOldSuiResolvesToTheNewOne) {
   Ingest({{"health", "H1", Child("Zoe", "Smith", "2011-02-03", "F", "LS6 2AB")},
           {"school_census", "P1",
