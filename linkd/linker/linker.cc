@@ -791,8 +791,7 @@ absl::StatusOr<LinkOutcome> Linker::Run::LinkOne(const LinkInput& in) {
   LINKD_RETURN_IF_ERROR(LoadIdentities(candidates));
 
   // Score the candidates, keeping those that can change the decision (as
-  // LinkBulk does): a hard conflict, or at least the lower threshold. Only
-  // their SUIs are read, and they are grouped by SUI.
+  // LinkBulk does). Only their SUIs are read, and they are grouped by SUI.
   struct Kept {
     const std::string* record_key;
     double weight;
@@ -800,14 +799,13 @@ absl::StatusOr<LinkOutcome> Linker::Run::LinkOne(const LinkInput& in) {
   };
   std::vector<Kept> kept;
   std::vector<std::string> kept_keys;
-  const double lower = model_->lower_threshold();
   matcher::ComparisonVector v;
   for (const std::string& c : candidates) {
     LINKD_ASSIGN_OR_RETURN(const matcher::DecodedIdentity* dc, Decoded(c));
     if (dc == nullptr) continue;
     matcher::Compare(d, *dc, model_->comparison(), &v);
     const double w = LinkWeight(*model_, v);
-    if (w < lower && !v.hard_conflict()) continue;
+    if (!CanChangeDecision(*model_, w, v.hard_conflict())) continue;
     kept.push_back(Kept{&c, w, v.hard_conflict()});
     kept_keys.push_back(c);
   }
@@ -1723,9 +1721,9 @@ absl::StatusOr<Sui> Linker::Lookup(const v1::EncodedIdentity& identity) const {
     const matcher::ComparisonVector v =
         matcher::Compare(d, other, model->comparison());
     const double w = LinkWeight(*model, v);
-    // Below the lower threshold and without a conflict, a candidate cannot
-    // change the answer: its SUI is not read (as in linking).
-    if (w < model->lower_threshold() && !v.hard_conflict()) continue;
+    // A candidate that cannot change a decision cannot change the answer:
+    // its SUI is not read (as in linking).
+    if (!CanChangeDecision(*model, w, v.hard_conflict())) continue;
     LINKD_ASSIGN_OR_RETURN(std::optional<Sui> sui, Resolve(keys[i], &snapshot));
     if (!sui.has_value()) continue;
     Best& b = by_sui[sui->bits()];

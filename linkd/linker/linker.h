@@ -112,6 +112,14 @@ struct LinkInput {
 double LinkWeight(const matcher::Model& model,
                   const matcher::ComparisonVector& v);
 
+// Whether a pair of link weight `weight` (LinkWeight) can change a linking
+// decision: it has a hard conflict, or weighs at least the model's lower
+// threshold. Other pairs can be dropped before their SUIs are read.
+inline bool CanChangeDecision(const matcher::Model& model, double weight,
+                              bool hard_conflict) {
+  return hard_conflict || weight >= model.lower_threshold();
+}
+
 // A record for LinkBulk: stored, never linked before, prepared from its
 // stored identity by Linker::PrepareBulk (decoded for comparison, its
 // blocking keys derived), so that the protos need not stay in memory.

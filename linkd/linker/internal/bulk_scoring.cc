@@ -118,7 +118,6 @@ absl::Status ScoreBulk(
   out->stats.records = n;
   std::vector<absl::Status> errors(static_cast<size_t>(slices));
   const auto t = Clock::now();
-  const double lower = model.lower_threshold();
   const matcher::ComparisonOptions& opts = model.comparison();
   struct Slice {
     size_t begin = 0;
@@ -151,7 +150,7 @@ absl::Status ScoreBulk(
                             const matcher::DecodedIdentity& other) {
           matcher::Compare(records[i].decoded, other, opts, &v);
           const double w = LinkWeight(model, v);
-          if (w >= lower || v.hard_conflict()) {
+          if (CanChangeDecision(model, w, v.hard_conflict())) {
             part.kept.push_back(ScoredCandidate{ref, v.hard_conflict(), w});
             ++part.counts[i - b];
           }
