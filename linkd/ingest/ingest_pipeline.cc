@@ -10,6 +10,7 @@
 #include "linkd/ingest/validate.h"
 #include "linkd/store/key_codec.h"
 #include "linkd/util/status_macros.h"
+#include "linkd/util/thread_name.h"
 
 namespace linkd::ingest {
 namespace {
@@ -75,7 +76,10 @@ IngestPipeline::IngestPipeline(
       clock_(clock),
       options_(options),
       key_checks_(std::move(key_checks)) {
-  writer_ = std::thread([this] { WriterLoop(); });
+  writer_ = std::thread([this] {
+    util::NameThisThread("linkd-ingest");
+    WriterLoop();
+  });
 }
 
 IngestPipeline::~IngestPipeline() {
@@ -88,8 +92,16 @@ IngestPipeline::~IngestPipeline() {
 
 void IngestPipeline::Submit(const v1::IngestBatch* batch, Done done,
                             std::shared_ptr<const Submitter> submitter) {
+  std::vector<absl::Status> valid;
+  if (batch->items_size() <= static_cast<int>(options_.max_batch_items)) {
+    valid.reserve(static_cast<size_t>(batch->items_size()));
+    for (const v1::IngestItem& item : batch->items()) {
+      valid.push_back(ValidateItem(item));
+    }
+  }
   absl::MutexLock lock(&mu_);
-  queue_.push_back(Pending{batch, std::move(done), std::move(submitter)});
+  queue_.push_back(
+      Pending{batch, std::move(done), std::move(submitter), std::move(valid)});
 }
 
 absl::StatusOr<v1::IngestAck> IngestPipeline::Apply(
@@ -212,7 +224,8 @@ std::vector<absl::StatusOr<v1::IngestAck>> IngestPipeline::ApplyGroup(
     ack.set_batch_seq(batch.batch_seq());
     for (int i = 0; i < batch.items_size(); ++i) {
       const v1::IngestItem& item = batch.items(i);
-      if (absl::Status s = ValidateItem(item); !s.ok()) {
+      if (const absl::Status& s = group[b].valid[static_cast<size_t>(i)];
+          !s.ok()) {
         Reject(&ack, i, s);
         continue;
       }

@@ -74,11 +74,12 @@ class IngestPipeline {
   // must stay valid until then. Several queued batches may share one synced
   // commit (group commit); each still gets its own acknowledgement.
   //
-  // Every item is validated; invalid items are listed in the ack's
-  // rejections and nothing of them is stored. An event (IngestItem.event)
-  // stores or updates its record like a record item, and the event itself
-  // once per (source, event id), queued for routing in the same write: a
-  // resubmitted event counts as unchanged, an event id reused for a
+  // Every item is validated, here on the caller's thread (a gRPC thread, so
+  // that the single writer does not), before it is queued; invalid items are
+  // listed in the ack's rejections and nothing of them is stored. An event
+  // (IngestItem.event) stores or updates its record like a record item, and the
+  // event itself once per (source, event id), queued for routing in the same
+  // write: a resubmitted event counts as unchanged, an event id reused for a
   // different event is refused with ALREADY_EXISTS. A record whose key_check
   // differs from the one first seen for its key_version (encoded with
   // another linkage key) is refused with FAILED_PRECONDITION.
@@ -104,6 +105,9 @@ class IngestPipeline {
     const v1::IngestBatch* batch;
     Done done;
     std::shared_ptr<const Submitter> submitter;
+    // ValidateItem of each item (empty for a batch over max_batch_items,
+    // which is refused whole).
+    std::vector<absl::Status> valid;
   };
 
   IngestPipeline(store::Store* store, linker::LinkWorker* linking,

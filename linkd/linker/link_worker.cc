@@ -20,6 +20,7 @@
 #include "linkd/util/memory.h"
 #include "linkd/util/parallel.h"
 #include "linkd/util/status_macros.h"
+#include "linkd/util/thread_name.h"
 
 namespace linkd::linker {
 namespace {
@@ -91,7 +92,10 @@ LinkWorker::LinkWorker(store::Store* store, Linker* linker,
       queued_seq_(queued),
       linked_seq_(linked),
       paused_(options_.paused) {
-  thread_ = std::thread([this] { Loop(); });
+  thread_ = std::thread([this] {
+    util::NameThisThread("linkd-link");
+    Loop();
+  });
 }
 
 LinkWorker::~LinkWorker() {

@@ -6,13 +6,17 @@
 
 #include "absl/strings/str_cat.h"
 #include "linkd/util/log.h"
+#include "linkd/util/thread_name.h"
 
 namespace linkd::notify {
 
 Dispatcher::Dispatcher(store::Store* store, const Outbox* outbox,
                        audit::AuditLog* audit, DispatcherOptions options)
     : store_(store), outbox_(outbox), audit_(audit), options_(options) {
-  thread_ = std::thread([this] { Loop(); });
+  thread_ = std::thread([this] {
+    util::NameThisThread("linkd-dispatch");
+    Loop();
+  });
 }
 
 Dispatcher::~Dispatcher() {

@@ -10,6 +10,7 @@
 #include "absl/strings/str_join.h"
 #include "linkd/util/log.h"
 #include "linkd/util/status_macros.h"
+#include "linkd/util/thread_name.h"
 
 namespace linkd::notify {
 namespace {
@@ -149,7 +150,10 @@ absl::StatusOr<std::unique_ptr<Router>> Router::Start(
     absl::MutexLock lock(&router->mu_);
     router->progress_.committed_seq = last;
   }
-  router->thread_ = std::thread([r = router.get()] { r->Loop(); });
+  router->thread_ = std::thread([r = router.get()] {
+    util::NameThisThread("linkd-route");
+    r->Loop();
+  });
   return router;
 }
 

@@ -128,8 +128,8 @@ class ExtractServiceImpl final : public v1::ExtractService::CallbackService {
 
   // Declared last: destroyed first, so their tasks finish while everything
   // above is still alive.
-  util::SerialExecutor io_;
-  util::SerialExecutor release_;
+  util::SerialExecutor io_{"linkd-extract"};
+  util::SerialExecutor release_{"linkd-release"};
 };
 
 }  // namespace linkd::server

@@ -80,7 +80,7 @@ class GovernanceServiceImpl final
 
   // Declared last: destroyed first, so its tasks finish while everything
   // above is still alive.
-  util::SerialExecutor worker_;
+  util::SerialExecutor worker_{"linkd-govern"};
 };
 
 // An audit entry as the API shows it.

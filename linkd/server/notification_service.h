@@ -47,7 +47,7 @@ class NotificationServiceImpl final
 
   // Declared last: destroyed first, so its tasks finish while everything
   // above is still alive.
-  util::SerialExecutor worker_;
+  util::SerialExecutor worker_{"linkd-notify-rpc"};
 };
 
 }  // namespace linkd::server

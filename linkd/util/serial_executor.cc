@@ -2,10 +2,15 @@
 
 #include <utility>
 
+#include "linkd/util/thread_name.h"
+
 namespace linkd::util {
 
-SerialExecutor::SerialExecutor() {
-  thread_ = std::thread([this] { Loop(); });
+SerialExecutor::SerialExecutor(std::string_view name) {
+  thread_ = std::thread([this, name = std::string(name)] {
+    NameThisThread(name);
+    Loop();
+  });
 }
 
 SerialExecutor::~SerialExecutor() {

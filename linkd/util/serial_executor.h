@@ -6,6 +6,8 @@
 
 #include <deque>
 #include <functional>
+#include <string>
+#include <string_view>
 #include <thread>
 
 #include "absl/base/thread_annotations.h"
@@ -18,7 +20,8 @@ namespace linkd::util {
 // first.
 class SerialExecutor {
  public:
-  SerialExecutor();
+  // `name` names the thread (util::NameThisThread).
+  explicit SerialExecutor(std::string_view name = "linkd-exec");
   ~SerialExecutor();
   SerialExecutor(const SerialExecutor&) = delete;
   SerialExecutor& operator=(const SerialExecutor&) = delete;

@@ -2,7 +2,7 @@
 // upload code with encoded files from the real encoder.
 //
 //   ingest_bench [--people N] [--batch-size N] [--link-during-ingest]
-//                [--mtls] [--baseline-linkd PATH] [--repeat N]
+//                [--no-linking] [--mtls] [--baseline-linkd PATH] [--repeat N]
 //
 // Generates N synthetic people (default 700000, about 1M records over the
 // three sources), encodes them with linkd-encode, starts linkd on a fresh
@@ -12,8 +12,9 @@
 //
 // By default linkd starts with linking paused, as for an initial bulk load,
 // so the upload measures ingest alone; linking is then resumed and timed
-// until every record has a SUI. With --link-during-ingest, linking runs
-// behind the upload instead (the steady state of a live node).
+// until every record has a SUI (--no-linking: not). With
+// --link-during-ingest, linking runs behind the upload instead (the steady
+// state of a live node).
 //
 // Governance overhead (issue 4: ingest with audit and mTLS on at most 15%
 // slower than the foundation). linkd audits every ingest batch in the same
@@ -34,21 +35,25 @@
 // machine falls on all of them alike, and the median and best of each are
 // printed with the relative overheads. Linking is not run in this mode.
 #include <signal.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <iterator>
 #include <map>
 #include <optional>
 #include <string>
 #include <system_error>
+#include <thread>
 #include <vector>
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "absl/strings/str_split.h"
 #include "absl/time/clock.h"
 #include "grpcpp/client_context.h"
 #include "grpcpp/create_channel.h"
@@ -76,6 +81,50 @@ double PeakRssMib(pid_t pid) {
   return -1;
 }
 
+// CPU seconds (user + system) of `pid`: the whole process (exited threads
+// included) under "", and each live thread under its name (threads of one
+// name summed), from /proc/<pid>/stat and /proc/<pid>/task/*/stat.
+std::map<std::string, double> CpuSeconds(pid_t pid) {
+  std::map<std::string, double> out;
+  const double tick = static_cast<double>(sysconf(_SC_CLK_TCK));
+  // Fields after the name, which is in parentheses and may hold spaces:
+  // utime and stime are the 12th and 13th.
+  auto read = [tick](const std::string& path, std::string* name) -> double {
+    std::ifstream in(path);
+    const std::string stat((std::istreambuf_iterator<char>(in)),
+                           std::istreambuf_iterator<char>());
+    const size_t open = stat.find('('), close = stat.rfind(')');
+    if (open == std::string::npos || close == std::string::npos) return 0;
+    if (name != nullptr) *name = stat.substr(open + 1, close - open - 1);
+    std::vector<std::string> fields =
+        absl::StrSplit(stat.substr(close + 2), ' ', absl::SkipEmpty());
+    double utime = 0, stime = 0;
+    if (fields.size() < 13 || !absl::SimpleAtod(fields[11], &utime) ||
+        !absl::SimpleAtod(fields[12], &stime)) {
+      return 0;
+    }
+    return (utime + stime) / tick;
+  };
+  const std::string proc = "/proc/" + std::to_string(pid);
+  out[""] = read(proc + "/stat", nullptr);
+  std::error_code ec;
+  for (const auto& task :
+       std::filesystem::directory_iterator(proc + "/task", ec)) {
+    std::string name;
+    const double secs = read(task.path().string() + "/stat", &name);
+    out[name] += secs;
+  }
+  return out;
+}
+
+// CPU seconds of this process so far (the client side of the upload).
+double OwnCpuSeconds() {
+  rusage u{};
+  getrusage(RUSAGE_SELF, &u);
+  return static_cast<double>(u.ru_utime.tv_sec + u.ru_stime.tv_sec) +
+         static_cast<double>(u.ru_utime.tv_usec + u.ru_stime.tv_usec) / 1e6;
+}
+
 int Fail(const std::string& what, const std::string& detail) {
   std::fprintf(stderr, "ingest_bench: %s\n%s\n", what.c_str(), detail.c_str());
   return 1;
@@ -100,6 +149,10 @@ struct Result {
   uint64_t link_seq = 0;
   double rss_mib = 0;
   double rss_start_mib = 0;
+  // CPU seconds spent during the upload: linkd's per thread name ("" the
+  // whole process), and the client's (this process).
+  std::map<std::string, double> linkd_cpu;
+  double client_cpu = 0;
   double records_per_second() const {
     return seconds > 0 ? records / seconds : 0;
   }
@@ -184,6 +237,8 @@ absl::Status Upload(const Daemon& daemon, const std::vector<SourceFile>& files,
     channels.back()->WaitForConnected(std::chrono::system_clock::now() +
                                       std::chrono::seconds(10));
   }
+  const std::map<std::string, double> cpu_before = CpuSeconds(daemon.pid());
+  const double client_before = OwnCpuSeconds();
   const absl::Time start = absl::Now();
   for (size_t i = 0; i < files.size(); ++i) {
     const linkd::ctl::SubmitSummary s =
@@ -200,6 +255,13 @@ absl::Status Upload(const Daemon& daemon, const std::vector<SourceFile>& files,
     result->link_seq = std::max(result->link_seq, s.link_seq);
   }
   result->seconds = absl::ToDoubleSeconds(absl::Now() - start);
+  result->client_cpu = OwnCpuSeconds() - client_before;
+  result->linkd_cpu = CpuSeconds(daemon.pid());
+  for (auto& [name, secs] : result->linkd_cpu) {
+    if (auto it = cpu_before.find(name); it != cpu_before.end()) {
+      secs -= it->second;
+    }
+  }
   result->rss_mib = PeakRssMib(daemon.pid());
   return absl::OkStatus();
 }
@@ -277,12 +339,15 @@ int main(int argc, char** argv) {
   uint32_t batch = 1000;
   int repeat = 3;
   bool link_during_ingest = false;
+  bool no_linking = false;
   bool mtls = false;
   std::string baseline;
   for (int i = 1; i < argc; ++i) {
     const std::string flag = argv[i];
     if (flag == "--link-during-ingest") {
       link_during_ingest = true;
+    } else if (flag == "--no-linking") {
+      no_linking = true;
     } else if (flag == "--mtls") {
       mtls = true;
     } else if (i + 1 < argc && flag == "--people") {
@@ -296,7 +361,8 @@ int main(int argc, char** argv) {
     } else {
       return Fail("unknown or incomplete flag " + flag,
                   "usage: ingest_bench [--people N] [--batch-size N] "
-                  "[--link-during-ingest] [--mtls] [--baseline-linkd PATH] "
+                  "[--link-during-ingest] [--no-linking] [--mtls] "
+                  "[--baseline-linkd PATH] "
                   "[--repeat N]");
     }
   }
@@ -389,8 +455,26 @@ int main(int argc, char** argv) {
       batch, link_during_ingest ? "running behind" : "paused",
       static_cast<unsigned long long>(result.records), secs,
       result.records_per_second(), result.rss_mib, result.rss_start_mib);
+  // Where the CPU went: whether one thread is the bottleneck, or the
+  // machine's cores are.
+  std::printf(
+      "  CPU during the upload: linkd %.1f s (%.2f cores), client %.1f s "
+      "(%.2f cores), of %u cores\n",
+      result.linkd_cpu[""], result.linkd_cpu[""] / secs, result.client_cpu,
+      result.client_cpu / secs, std::thread::hardware_concurrency());
+  double named = 0;
+  for (const auto& [name, cpu] : result.linkd_cpu) {
+    if (name.empty()) continue;
+    named += cpu;
+    if (cpu < 0.05) continue;
+    std::printf("    linkd thread %-16s %6.1f s (%3.0f%% of the upload)\n",
+                name.c_str(), cpu, 100.0 * cpu / secs);
+  }
+  std::printf("    linkd threads that have exited %6.1f s\n",
+              result.linkd_cpu[""] - named);
   std::fflush(stdout);
 
+  if (no_linking) return 0;
   // Link everything (bulk) and time it.
   const absl::Time link_start = absl::Now();
   auto linkage = linkd::v1::LinkageService::NewStub(linkd.Channel(""));
