@@ -16,8 +16,8 @@ namespace linkd::ctl {
 struct SubmitOptions {
   // Items per batch; a batch is committed and acknowledged atomically.
   uint32_t batch_items = 1000;
-  // Batches sent ahead of their acknowledgement.
-  uint32_t max_in_flight = 8;
+  // Batches sent ahead of their acknowledgement (linkd reads up to 16 ahead).
+  uint32_t max_in_flight = 16;
 };
 
 // One refused item, located in its file.

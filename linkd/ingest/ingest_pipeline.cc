@@ -2,6 +2,8 @@
 
 #include <algorithm>
 #include <array>
+#include <future>
+#include <memory>
 #include <utility>
 #include <vector>
 
@@ -116,32 +118,87 @@ absl::StatusOr<v1::IngestAck> IngestPipeline::Apply(
   return result;
 }
 
+std::vector<IngestPipeline::Pending> IngestPipeline::TakeGroup() {
+  std::vector<Pending> group;
+  absl::MutexLock lock(&mu_);
+  mu_.Await(absl::Condition(
+      +[](IngestPipeline* p) ABSL_EXCLUSIVE_LOCKS_REQUIRED(p->mu_) {
+        return p->stopping_ || !p->queue_.empty();
+      },
+      this));
+  // Take what is queued, up to the group limit (always at least one).
+  size_t items = 0;
+  while (!queue_.empty() &&
+         (group.empty() || items + queue_.front().batch->items_size() <=
+                               options_.max_group_items)) {
+    items += queue_.front().batch->items_size();
+    group.push_back(std::move(queue_.front()));
+    queue_.pop_front();
+  }
+  return group;
+}
+
 void IngestPipeline::WriterLoop() {
+  // At most one group is being committed while the next is staged. What
+  // the writer state was after the last group known to be committed, and
+  // after the one in flight.
+  std::future<absl::Status> in_flight;
+  WriterState committed{key_checks_, link_seq_, event_seq_};
+  WriterState after_in_flight = committed;
   for (;;) {
-    std::vector<Pending> group;
-    {
-      absl::MutexLock lock(&mu_);
-      mu_.Await(absl::Condition(
-          +[](IngestPipeline* p) ABSL_EXCLUSIVE_LOCKS_REQUIRED(p->mu_) {
-            return p->stopping_ || !p->queue_.empty();
-          },
-          this));
-      if (queue_.empty()) return;  // stopping, and nothing left
-      // Take what is queued, up to the group limit (always at least one).
-      size_t items = 0;
-      while (!queue_.empty() &&
-             (group.empty() || items + queue_.front().batch->items_size() <=
-                                   options_.max_group_items)) {
-        items += queue_.front().batch->items_size();
-        group.push_back(std::move(queue_.front()));
-        queue_.pop_front();
+    std::vector<Pending> group = TakeGroup();
+    if (group.empty()) break;  // stopping, and nothing left
+    Prepared p = Prepare(std::move(group));
+    if (in_flight.valid()) {
+      if (in_flight.get().ok()) {
+        committed = after_in_flight;
+      } else {
+        // Nothing of the group before was written: stage this one again,
+        // against the store alone.
+        key_checks_ = committed.key_checks;
+        link_seq_ = committed.link_seq;
+        event_seq_ = committed.event_seq;
+        pending_records_.clear();
+        pending_events_.clear();
+        p = Prepare(std::move(p.group));
       }
     }
-    std::vector<absl::StatusOr<v1::IngestAck>> results = ApplyGroup(group);
-    for (size_t i = 0; i < group.size(); ++i) {
-      group[i].done(std::move(results[i]));
+    after_in_flight = WriterState{key_checks_, link_seq_, event_seq_};
+    pending_records_ = std::move(p.records);
+    pending_events_ = std::move(p.events);
+    auto done = std::make_shared<std::promise<absl::Status>>();
+    in_flight = done->get_future();
+    commit_.Post([this, done, p = std::make_shared<Prepared>(std::move(p))] {
+      done->set_value(CommitPrepared(*p));
+    });
+  }
+  // Its batches have their acknowledgement (or error) already.
+  if (in_flight.valid()) in_flight.get().IgnoreError();
+}
+
+absl::Status IngestPipeline::CommitPrepared(Prepared& p) {
+  absl::Status committed;
+  if (p.write.has_value()) {
+    committed =
+        options_.audit != nullptr
+            ? options_.audit->AppendAndCommit(std::move(*p.write), p.entries)
+                  .status()
+            : store_->Commit(std::move(*p.write));
+    if (committed.ok()) {
+      linking_->Queued(p.link_seq);
+      if (p.new_events && options_.events_committed) {
+        options_.events_committed(p.event_seq);
+      }
+    } else {
+      for (absl::StatusOr<v1::IngestAck>& r : p.results) {
+        if (r.ok()) r = committed;
+      }
     }
   }
+  for (size_t i = 0; i < p.group.size(); ++i) {
+    p.group[i].done(std::move(p.results[i]));
+  }
+  return committed;
 }
 
 std::vector<audit::v1::AuditEntry> IngestPipeline::AuditEntries(
@@ -194,14 +251,17 @@ std::vector<audit::v1::AuditEntry> IngestPipeline::AuditEntries(
   return entries;
 }
 
-std::vector<absl::StatusOr<v1::IngestAck>> IngestPipeline::ApplyGroup(
-    absl::Span<const Pending> group) {
-  std::vector<absl::StatusOr<v1::IngestAck>> results(group.size());
+IngestPipeline::Prepared IngestPipeline::Prepare(std::vector<Pending> batches) {
+  Prepared prepared;
+  prepared.group = std::move(batches);
+  const std::vector<Pending>& group = prepared.group;
+  std::vector<absl::StatusOr<v1::IngestAck>>& results = prepared.results;
+  results.resize(group.size());
   size_t bytes = 0;
   for (const Pending& p : group) bytes += p.batch->ByteSizeLong();
   // Stored records are about as large as their encoding plus keys.
   store::WriteBatch write = store_->NewBatch(bytes * 5 / 4);
-  // Key checks first seen in this group; remembered only once committed.
+  // Key checks first seen in this group; remembered once it is staged.
   absl::flat_hash_map<uint32_t, KeyCheck> new_key_checks;
   std::vector<const v1::EncodedRecord*> records;
   std::vector<size_t> record_batch;  // records[i] came from group[...]
@@ -255,6 +315,10 @@ std::vector<absl::StatusOr<v1::IngestAck>> IngestPipeline::ApplyGroup(
           same = it->second->record().record_id() == record.record_id() &&
                  it->second->event().SerializeAsString() ==
                      event->event().SerializeAsString();
+        } else if (auto pit = pending_events_.find(id_key);
+                   pit != pending_events_.end()) {
+          duplicate = true;  // stored by the group being committed
+          same = events::SameEvent(pit->second, *event);
         } else {
           absl::StatusOr<std::optional<events::StoredEvent>> stored =
               events_.Find(record.source(), event->event().event_id());
@@ -307,70 +371,64 @@ std::vector<absl::StatusOr<v1::IngestAck>> IngestPipeline::ApplyGroup(
   }
 
   const absl::Time now = clock_->Now();
-  absl::StatusOr<std::vector<store::IngestOutcome>> outcomes =
-      records_.Stage(records, now, &write);
-  absl::Status committed = outcomes.status();
+  absl::StatusOr<std::vector<store::IngestOutcome>> outcomes = records_.Stage(
+      records, now, &write, &pending_records_, &prepared.records);
+  if (!outcomes.ok()) {
+    for (absl::StatusOr<v1::IngestAck>& r : results) {
+      if (r.ok()) r = outcomes.status();
+    }
+    prepared.records.clear();
+    return prepared;
+  }
   // New and changed records join the link queue in the same batch, so a
   // stored record is never left unlinked, even across a crash.
   uint64_t seq = link_seq_;
   std::vector<uint64_t> batch_link_seq(group.size(), 0);
   uint64_t event_seq = event_seq_;
   std::vector<int64_t> batch_events(group.size(), 0);
-  if (committed.ok()) {
-    for (size_t i = 0; i < outcomes->size(); ++i) {
-      if ((*outcomes)[i].result != store::IngestResult::kUnchanged) {
-        linker::LinkWorker::Enqueue(
-            ++seq,
-            store::RecordKey(records[i]->source(), records[i]->record_id()),
-            &write);
-        batch_link_seq[record_batch[i]] = seq;
+  for (size_t i = 0; i < outcomes->size(); ++i) {
+    if ((*outcomes)[i].result != store::IngestResult::kUnchanged) {
+      linker::LinkWorker::Enqueue(
+          ++seq,
+          store::RecordKey(records[i]->source(), records[i]->record_id()),
+          &write);
+      batch_link_seq[record_batch[i]] = seq;
+    }
+    if (record_event[i] == nullptr || event_duplicate[i]) continue;
+    // The event is routed once its record is linked: once linking has
+    // reached this record's entry, or, for a record that did not change,
+    // every entry queued before it (one of which may be its own).
+    events::StoredEvent e;
+    e.set_seq(++event_seq);
+    e.set_source(records[i]->source());
+    e.set_record_id(records[i]->record_id());
+    *e.mutable_event() = record_event[i]->event();
+    e.set_received_micros(absl::ToUnixMicros(now));
+    e.set_link_seq(seq);
+    events::EventStore::Add(e, &write);
+    ++batch_events[record_batch[i]];
+    prepared.events.emplace(store::RecordKey(e.source(), e.event().event_id()),
+                            std::move(e));
+  }
+  if (options_.audit != nullptr) {
+    prepared.entries =
+        AuditEntries(group, results, records, record_batch, *outcomes);
+    for (size_t b = 0; b < group.size(); ++b) {
+      if (batch_events[b] > 0) {
+        (*prepared.entries[b].mutable_details())["events"] =
+            absl::StrCat(batch_events[b]);
       }
-      if (record_event[i] == nullptr || event_duplicate[i]) continue;
-      // The event is routed once its record is linked: once linking has
-      // reached this record's entry, or, for a record that did not change,
-      // every entry queued before it (one of which may be its own).
-      events::StoredEvent e;
-      e.set_seq(++event_seq);
-      e.set_source(records[i]->source());
-      e.set_record_id(records[i]->record_id());
-      *e.mutable_event() = record_event[i]->event();
-      e.set_received_micros(absl::ToUnixMicros(now));
-      e.set_link_seq(seq);
-      events::EventStore::Add(e, &write);
-      ++batch_events[record_batch[i]];
     }
   }
-  if (committed.ok()) {
-    if (options_.audit != nullptr) {
-      std::vector<audit::v1::AuditEntry> entries =
-          AuditEntries(group, results, records, record_batch, *outcomes);
-      for (size_t b = 0; b < group.size(); ++b) {
-        if (batch_events[b] > 0) {
-          (*entries[b].mutable_details())["events"] =
-              absl::StrCat(batch_events[b]);
-        }
-      }
-      committed =
-          options_.audit->AppendAndCommit(std::move(write), entries).status();
-    } else {
-      committed = store_->Commit(std::move(write));
-    }
-  }
-  if (!committed.ok()) {
-    for (absl::StatusOr<v1::IngestAck>& r : results) {
-      if (r.ok()) r = committed;
-    }
-    return results;
-  }
+  prepared.write.emplace(std::move(write));
+  // The writer state moves past this group now; if its commit fails,
+  // WriterLoop puts it back.
   for (auto& [version, check] : new_key_checks) {
     key_checks_[version] = std::move(check);
   }
-  link_seq_ = seq;
-  linking_->Queued(seq);
-  if (event_seq != event_seq_) {
-    event_seq_ = event_seq;
-    if (options_.events_committed) options_.events_committed(event_seq_);
-  }
+  prepared.link_seq = link_seq_ = seq;
+  prepared.new_events = event_seq != event_seq_;
+  prepared.event_seq = event_seq_ = event_seq;
   for (size_t b = 0; b < group.size(); ++b) {
     if (results[b].ok()) results[b]->set_link_seq(batch_link_seq[b]);
   }
@@ -397,7 +455,7 @@ std::vector<absl::StatusOr<v1::IngestAck>> IngestPipeline::ApplyGroup(
         break;
     }
   }
-  return results;
+  return prepared;
 }
 
 }  // namespace linkd::ingest

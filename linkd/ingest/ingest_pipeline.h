@@ -1,5 +1,9 @@
 // The ingest pipeline: validates batches of encoded items and commits the
-// accepted ones durably. linkd has one writer: this pipeline's thread.
+// accepted ones durably. linkd has one writer of records: this pipeline.
+// It runs on two threads, so that staging a group of batches (reading what
+// is stored, deciding, building the write) overlaps committing the group
+// before it (the WAL write, fsync and memtable inserts): the writer thread
+// stages, the commit thread commits in order and acknowledges.
 #ifndef LINKD_INGEST_INGEST_PIPELINE_H_
 #define LINKD_INGEST_INGEST_PIPELINE_H_
 
@@ -7,6 +11,7 @@
 #include <deque>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <thread>
 #include <vector>
@@ -22,6 +27,7 @@
 #include "linkd/store/record_store.h"
 #include "linkd/store/store.h"
 #include "linkd/util/clock.h"
+#include "linkd/util/serial_executor.h"
 #include "linkd/v1/ingest_service.pb.h"
 
 namespace linkd::ingest {
@@ -46,7 +52,7 @@ struct PipelineOptions {
   // When set, every batch gets an audit entry committed in the same write
   // as the batch's records (audit::AuditLog::AppendAndCommit). Not owned.
   audit::AuditLog* audit = nullptr;
-  // Called on the writer thread after each commit that stored new events,
+  // Called on the commit thread after each commit that stored new events,
   // with the highest event sequence number stored so far (the notification
   // router's wake-up). Must not block. May be empty.
   std::function<void(uint64_t last_event_seq)> events_committed = nullptr;
@@ -67,7 +73,7 @@ class IngestPipeline {
   // Applies every batch already submitted, then stops the writer thread.
   ~IngestPipeline();
 
-  // Queues `batch`; `done` runs on the writer thread with the batch's
+  // Queues `batch`; `done` runs on the commit thread with the batch's
   // acknowledgement once the batch is durable, or with its error. New and
   // changed records are queued for linking in the same write (the ack's
   // link_seq says when they are linked). `*batch`
@@ -114,11 +120,40 @@ class IngestPipeline {
                  const util::Clock* clock, PipelineOptions options,
                  absl::flat_hash_map<uint32_t, KeyCheck> key_checks,
                  uint64_t event_seq);
+  // A group staged and ready to commit as one WriteBatch.
+  struct Prepared {
+    std::vector<Pending> group;
+    // One per batch; final unless the commit fails.
+    std::vector<absl::StatusOr<v1::IngestAck>> results;
+    // nullopt: nothing to commit (staging failed: every result is an error).
+    std::optional<store::WriteBatch> write;
+    std::vector<audit::v1::AuditEntry> entries;  // with options.audit
+    uint64_t link_seq = 0;    // last link-queue entry once committed
+    uint64_t event_seq = 0;   // last event once committed
+    bool new_events = false;  // the group stores events
+    // What the group writes that the next group must see before it is
+    // committed: records, and events by RecordKey(source, event id).
+    store::PendingRecords records;
+    absl::flat_hash_map<std::string, events::StoredEvent> events;
+  };
+  // Writer state that a commit makes permanent.
+  struct WriterState {
+    absl::flat_hash_map<uint32_t, KeyCheck> key_checks;
+    uint64_t link_seq = 0;
+    uint64_t event_seq = 0;
+  };
+
   void WriterLoop();
-  // Validates, stages and commits `group` as one WriteBatch; one result per
-  // batch. Runs on the writer thread only.
-  std::vector<absl::StatusOr<v1::IngestAck>> ApplyGroup(
-      absl::Span<const Pending> group);
+  // Takes the next group of queued batches; empty once stopping with nothing
+  // queued.
+  std::vector<Pending> TakeGroup();
+  // Validates and stages `group` as if every group before it were committed
+  // (the one still being committed is read from pending_records_ and
+  // pending_events_), and advances the writer state past it. Writer thread.
+  Prepared Prepare(std::vector<Pending> group);
+  // Commits `p` and runs its batches' callbacks in order; returns the
+  // commit's status. Commit thread.
+  absl::Status CommitPrepared(Prepared& p);
   // One audit entry per batch of `group`, with the records it stored.
   static std::vector<audit::v1::AuditEntry> AuditEntries(
       absl::Span<const Pending> group,
@@ -130,21 +165,29 @@ class IngestPipeline {
   store::Store* const store_;
   store::RecordStore records_;
   linker::LinkWorker* const linking_;
-  // Last link-queue sequence number used. Writer thread only.
+  // The writer thread's own state: link_seq_, event_seq_, key_checks_ and
+  // the pending_ writes. Last link-queue sequence number used by the groups
+  // staged so far.
   uint64_t link_seq_;
   events::EventStore events_;
-  // Last event sequence number used. Writer thread only.
+  // Last event sequence number used by the groups staged so far.
   uint64_t event_seq_ = 0;
   const util::Clock* const clock_;
   const PipelineOptions options_;
-  // key_version -> key_check of the linkage key that version names. Only
-  // the writer thread touches it.
+  // key_version -> key_check of the linkage key that version names, as of
+  // the groups staged so far.
   absl::flat_hash_map<uint32_t, KeyCheck> key_checks_;
+  // The writes of the group being committed.
+  store::PendingRecords pending_records_;
+  absl::flat_hash_map<std::string, events::StoredEvent> pending_events_;
 
   absl::Mutex mu_;
   std::deque<Pending> queue_ ABSL_GUARDED_BY(mu_);
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;
   std::thread writer_;
+  // Runs CommitPrepared, one group at a time, in order. Declared last: it
+  // must stop before anything its tasks use.
+  util::SerialExecutor commit_{"linkd-commit"};
 };
 
 }  // namespace linkd::ingest

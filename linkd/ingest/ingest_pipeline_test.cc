@@ -1,5 +1,8 @@
 #include "linkd/ingest/ingest_pipeline.h"
 
+#include <vector>
+
+#include "absl/synchronization/mutex.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "linkd/ingest/test_records.h"
@@ -176,6 +179,112 @@ TEST_F(IngestPipelineTest, AcknowledgedRecordsSurviveReopen) {
   auto ack = pipeline_->Apply(Batch("school_census", 0, 100, records_));
   ASSERT_THAT(ack, IsOk());
   EXPECT_EQ(ack->unchanged(), 100u);
+}
+
+// Each batch its own group, all queued at once: each group is staged while
+// the one before it commits, so it must see that group's records as stored.
+TEST_F(IngestPipelineTest, AGroupStagedWhileTheOneBeforeCommitsSeesIt) {
+  PipelineOptions options;
+  options.max_group_items = 10;
+  auto pipelined =
+      IngestPipeline::Create(store_.get(), linking_.get(), &clock_, options);
+  ASSERT_THAT(pipelined, IsOk());
+  constexpr int kVersions = 20;
+  std::vector<v1::IngestBatch> batches(kVersions);
+  for (int v = 0; v < kVersions; ++v) {
+    batches[v] = Batch("health", 0, 10, records_);
+    for (int i = 0; i < 10; ++i) {
+      // Every version of a record is a different person: each an update.
+      *batches[v].mutable_items(i) =
+          records_.Item("health", "R" + std::to_string(i), 1000 * v + i);
+    }
+  }
+  absl::Mutex mu;
+  std::vector<absl::StatusOr<v1::IngestAck>> acks;
+  for (const v1::IngestBatch& batch : batches) {
+    (*pipelined)->Submit(&batch, [&](absl::StatusOr<v1::IngestAck> ack) {
+      absl::MutexLock lock(&mu);
+      acks.push_back(std::move(ack));
+    });
+  }
+  pipelined->reset();  // applies every batch queued, then stops
+  ASSERT_EQ(acks.size(), batches.size());
+  uint64_t last_link_seq = 0;
+  for (int v = 0; v < kVersions; ++v) {
+    ASSERT_THAT(acks[v], IsOk());
+    EXPECT_EQ(acks[v]->batch_seq(), batches[v].batch_seq());  // in order
+    EXPECT_EQ(acks[v]->accepted(), v == 0 ? 10u : 0u) << v;
+    EXPECT_EQ(acks[v]->updated(), v == 0 ? 0u : 10u) << v;
+    EXPECT_GT(acks[v]->link_seq(), last_link_seq) << v;
+    last_link_seq = acks[v]->link_seq();
+  }
+  store::RecordStore records(store_.get());
+  for (int i = 0; i < 10; ++i) {
+    auto current = records.Get("health", "R" + std::to_string(i));
+    ASSERT_THAT(current, IsOk());
+    ASSERT_TRUE(current->has_value());
+    EXPECT_EQ((*current)->revision(), static_cast<uint64_t>(kVersions));
+    auto history = records.History("health", "R" + std::to_string(i));
+    ASSERT_THAT(history, IsOk());
+    ASSERT_EQ(history->size(), static_cast<size_t>(kVersions - 1));
+    for (int r = 0; r < kVersions - 1; ++r) {
+      EXPECT_EQ((*history)[r].revision(), static_cast<uint64_t>(r + 1));
+    }
+  }
+  auto stats = records.Stats();
+  ASSERT_THAT(stats, IsOk());
+  EXPECT_EQ(stats->total_records(), 10u);
+  ASSERT_EQ(stats->sources_size(), 1);
+  EXPECT_EQ(stats->sources(0).updated_records(), 10u);
+  // Every version was queued for linking, each entry once.
+  EXPECT_EQ(last_link_seq, static_cast<uint64_t>(10 * kVersions));
+}
+
+TEST_F(IngestPipelineTest, AnEventResentWhileItsFirstCopyCommitsIsUnchanged) {
+  PipelineOptions options;
+  options.max_group_items = 1;
+  auto pipelined =
+      IngestPipeline::Create(store_.get(), linking_.get(), &clock_, options);
+  ASSERT_THAT(pipelined, IsOk());
+  auto suspension = [&](int days) {
+    v1::IngestBatch batch;
+    batch.set_batch_seq(++seq_);
+    v1::IngestItem* item = batch.add_items();
+    *item->mutable_event()->mutable_record() =
+        records_.Item("school/100001", "P1", 7).record();
+    v1::Event* e = item->mutable_event()->mutable_event();
+    e->set_event_id("susp-1");
+    e->set_type(v1::EVENT_TYPE_SUSPENSION);
+    e->mutable_date()->set_year(2025);
+    e->mutable_date()->set_month(3);
+    e->mutable_date()->set_day(3);
+    e->set_days(days);
+    return batch;
+  };
+  // The same event three times, then the same id for another event.
+  std::vector<v1::IngestBatch> batches = {suspension(3), suspension(3),
+                                          suspension(3), suspension(5)};
+  absl::Mutex mu;
+  std::vector<absl::StatusOr<v1::IngestAck>> acks;
+  for (const v1::IngestBatch& batch : batches) {
+    (*pipelined)->Submit(&batch, [&](absl::StatusOr<v1::IngestAck> ack) {
+      absl::MutexLock lock(&mu);
+      acks.push_back(std::move(ack));
+    });
+  }
+  pipelined->reset();
+  ASSERT_EQ(acks.size(), 4u);
+  for (const auto& ack : acks) ASSERT_THAT(ack, IsOk());
+  EXPECT_EQ(acks[0]->accepted(), 1u);
+  EXPECT_EQ(acks[1]->unchanged(), 1u);
+  EXPECT_EQ(acks[2]->unchanged(), 1u);
+  EXPECT_EQ(acks[3]->rejected(), 1u);
+  ASSERT_EQ(acks[3]->rejections_size(), 1);
+  EXPECT_EQ(acks[3]->rejections(0).code(),
+            static_cast<int>(absl::StatusCode::kAlreadyExists));
+  auto last = events::EventStore(store_.get()).LastSeq();
+  ASSERT_THAT(last, IsOk());
+  EXPECT_EQ(*last, 1u);  // stored once
 }
 
 }  // namespace

@@ -97,9 +97,12 @@ class IngestReactor final
   }
 
  private:
-  static constexpr int kMaxInFlight = 4;
+  // Enough for the pipeline to stage a group while the one before commits
+  // (a group holds up to max_group_items items): with 4, every batch the
+  // client could send was in the group being committed, and staging waited.
+  static constexpr int kMaxInFlight = 16;
 
-  // Runs on the pipeline's writer thread once a batch is durable (or failed).
+  // Runs on the pipeline's commit thread once a batch is durable (or failed).
   void OnApplied(absl::StatusOr<v1::IngestAck> ack) {
     bool last;
     {

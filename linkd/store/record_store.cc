@@ -174,7 +174,8 @@ RecordStore::RecordStore(Store* store) : store_(store) {}
 
 absl::StatusOr<std::vector<IngestOutcome>> RecordStore::Stage(
     absl::Span<const EncodedRecord* const> records, absl::Time now,
-    WriteBatch* batch) const {
+    WriteBatch* batch, const PendingRecords* pending,
+    PendingRecords* staged) const {
   if (batch == nullptr) return absl::InvalidArgumentError("batch is null");
   for (size_t i = 0; i < records.size(); ++i) {
     const EncodedRecord* r = records[i];
@@ -206,9 +207,31 @@ absl::StatusOr<std::vector<IngestOutcome>> RecordStore::Stage(
       slot[i] = it->second;
     }
   }
+  // The current value of each key: from the pending batch if it wrote the
+  // key, else from the store (one batched MultiGet of the rest).
+  std::vector<const std::string*> value_of(unique_keys.size(), nullptr);
+  std::vector<size_t> to_read;  // indices into unique_keys
+  for (size_t u = 0; u < unique_keys.size(); ++u) {
+    if (pending != nullptr) {
+      if (auto it = pending->find(unique_keys[u]); it != pending->end()) {
+        value_of[u] = &it->second;
+        continue;
+      }
+    }
+    to_read.push_back(u);
+  }
+  std::vector<std::string> read_keys;
+  const bool read_all = to_read.size() == unique_keys.size();
+  if (!read_all) {
+    read_keys.reserve(to_read.size());
+    for (size_t u : to_read) read_keys.push_back(unique_keys[u]);
+  }
   absl::StatusOr<std::vector<std::optional<std::string>>> stored =
-      store_->MultiGet(Cf::kRecords, unique_keys);
+      store_->MultiGet(Cf::kRecords, read_all ? unique_keys : read_keys);
   if (!stored.ok()) return stored.status();
+  for (size_t k = 0; k < to_read.size(); ++k) {
+    if ((*stored)[k].has_value()) value_of[to_read[k]] = &*(*stored)[k];
+  }
 
   // Working copies live on one arena: a batch of records is thousands of
   // small strings, freed here in one go.
@@ -218,10 +241,10 @@ absl::StatusOr<std::vector<IngestOutcome>> RecordStore::Stage(
   google::protobuf::Arena arena(arena_options);
   std::vector<StoredRecord*> current(unique_keys.size(), nullptr);
   for (size_t u = 0; u < unique_keys.size(); ++u) {
-    if (!(*stored)[u].has_value()) continue;
+    if (value_of[u] == nullptr) continue;
     current[u] = google::protobuf::Arena::CreateMessage<StoredRecord>(&arena);
     if (absl::Status s =
-            ParseStored(*(*stored)[u], CfName(Cf::kRecords), current[u]);
+            ParseStored(*value_of[u], CfName(Cf::kRecords), current[u]);
         !s.ok()) {
       return s;
     }
@@ -291,6 +314,7 @@ absl::StatusOr<std::vector<IngestOutcome>> RecordStore::Stage(
   for (size_t u : order) {
     current[u]->SerializeToString(&value);
     batch->Put(Cf::kRecords, unique_keys[u], value);
+    if (staged != nullptr) (*staged)[unique_keys[u]] = value;
   }
   for (const auto& [source, d] : deltas) {
     if (d.records != 0) {

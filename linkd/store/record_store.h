@@ -17,6 +17,7 @@
 #include <string_view>
 #include <vector>
 
+#include "absl/container/flat_hash_map.h"
 #include "absl/functional/function_ref.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
@@ -48,6 +49,10 @@ struct IngestOutcome {
   uint64_t revision;
 };
 
+// Current values (serialized StoredRecord) of Cf::kRecords keys written by a
+// staged batch that is not committed yet, by key.
+using PendingRecords = absl::flat_hash_map<std::string, std::string>;
+
 // Name of an IngestResult ("accepted", "unchanged", "updated").
 std::string_view IngestResultName(IngestResult result);
 
@@ -65,9 +70,11 @@ const std::vector<std::string_view>& CoverageFieldNames();
 
 // Records over a Store. Thread-safety: reads (Get, History, ForEachRecord,
 // Stats) are thread-safe and may run alongside writes. Stage reads the
-// committed state to decide, so Stage and the Commit of its batch must be
-// serialised by the caller (one writer: the ingest pipeline), and at most one
-// Stage call may contribute to a batch.
+// committed state to decide, so the caller (one writer: the ingest pipeline)
+// must serialise Stage calls, and commit their batches in the order staged;
+// a batch may be staged while the one before it commits if that batch's
+// writes are passed as `pending`. At most one Stage call may contribute to a
+// batch.
 class RecordStore {
  public:
   // `store` is not owned and must outlive this object.
@@ -84,9 +91,15 @@ class RecordStore {
   //   DATA_LOSS        if a stored record cannot be parsed;
   //   a Store read error.
   // On error `batch` is left unchanged.
+  //
+  // `pending` (may be null): the records of the batch staged before this one
+  // and not committed yet; they count as stored. `staged` (may be null):
+  // receives the records this call writes, to pass as `pending` to the next
+  // Stage while this batch commits.
   absl::StatusOr<std::vector<IngestOutcome>> Stage(
       absl::Span<const linkd::v1::EncodedRecord* const> records, absl::Time now,
-      WriteBatch* batch) const;
+      WriteBatch* batch, const PendingRecords* pending = nullptr,
+      PendingRecords* staged = nullptr) const;
 
   // The current revision of (source, record_id), or nullopt if never stored.
   // DATA_LOSS if the stored value is malformed.
