@@ -62,6 +62,30 @@ class IngestPipelineTest : public ::testing::Test {
     return batch;
   }
 
+  // Submits every batch at once to a new pipeline whose groups hold at most
+  // `max_group_items` items, so that each group is staged while the one
+  // before it commits, and stops it once all are applied. The acks in the
+  // order the callbacks ran.
+  std::vector<absl::StatusOr<v1::IngestAck>> SubmitAllAtOnce(
+      const std::vector<v1::IngestBatch>& batches, uint32_t max_group_items) {
+    PipelineOptions options;
+    options.max_group_items = max_group_items;
+    auto pipeline =
+        IngestPipeline::Create(store_.get(), linking_.get(), &clock_, options);
+    EXPECT_THAT(pipeline, IsOk());
+    if (!pipeline.ok()) return {};
+    absl::Mutex mu;
+    std::vector<absl::StatusOr<v1::IngestAck>> acks;
+    for (const v1::IngestBatch& batch : batches) {
+      (*pipeline)->Submit(&batch, [&](absl::StatusOr<v1::IngestAck> ack) {
+        absl::MutexLock lock(&mu);
+        acks.push_back(std::move(ack));
+      });
+    }
+    pipeline->reset();  // applies every batch queued, then stops
+    return acks;
+  }
+
   testing::TempDir dir_;
   util::ManualClock clock_{absl::FromUnixSeconds(1790000000)};
   std::unique_ptr<store::Store> store_;
@@ -184,11 +208,6 @@ TEST_F(IngestPipelineTest, AcknowledgedRecordsSurviveReopen) {
 // Each batch its own group, all queued at once: each group is staged while
 // the one before it commits, so it must see that group's records as stored.
 TEST_F(IngestPipelineTest, AGroupStagedWhileTheOneBeforeCommitsSeesIt) {
-  PipelineOptions options;
-  options.max_group_items = 10;
-  auto pipelined =
-      IngestPipeline::Create(store_.get(), linking_.get(), &clock_, options);
-  ASSERT_THAT(pipelined, IsOk());
   constexpr int kVersions = 20;
   std::vector<v1::IngestBatch> batches(kVersions);
   for (int v = 0; v < kVersions; ++v) {
@@ -199,15 +218,8 @@ TEST_F(IngestPipelineTest, AGroupStagedWhileTheOneBeforeCommitsSeesIt) {
           records_.Item("health", "R" + std::to_string(i), 1000 * v + i);
     }
   }
-  absl::Mutex mu;
-  std::vector<absl::StatusOr<v1::IngestAck>> acks;
-  for (const v1::IngestBatch& batch : batches) {
-    (*pipelined)->Submit(&batch, [&](absl::StatusOr<v1::IngestAck> ack) {
-      absl::MutexLock lock(&mu);
-      acks.push_back(std::move(ack));
-    });
-  }
-  pipelined->reset();  // applies every batch queued, then stops
+  const std::vector<absl::StatusOr<v1::IngestAck>> acks =
+      SubmitAllAtOnce(batches, /*max_group_items=*/10);
   ASSERT_EQ(acks.size(), batches.size());
   uint64_t last_link_seq = 0;
   for (int v = 0; v < kVersions; ++v) {
@@ -241,11 +253,6 @@ TEST_F(IngestPipelineTest, AGroupStagedWhileTheOneBeforeCommitsSeesIt) {
 }
 
 TEST_F(IngestPipelineTest, AnEventResentWhileItsFirstCopyCommitsIsUnchanged) {
-  PipelineOptions options;
-  options.max_group_items = 1;
-  auto pipelined =
-      IngestPipeline::Create(store_.get(), linking_.get(), &clock_, options);
-  ASSERT_THAT(pipelined, IsOk());
   auto suspension = [&](int days) {
     v1::IngestBatch batch;
     batch.set_batch_seq(++seq_);
@@ -262,17 +269,9 @@ TEST_F(IngestPipelineTest, AnEventResentWhileItsFirstCopyCommitsIsUnchanged) {
     return batch;
   };
   // The same event three times, then the same id for another event.
-  std::vector<v1::IngestBatch> batches = {suspension(3), suspension(3),
-                                          suspension(3), suspension(5)};
-  absl::Mutex mu;
-  std::vector<absl::StatusOr<v1::IngestAck>> acks;
-  for (const v1::IngestBatch& batch : batches) {
-    (*pipelined)->Submit(&batch, [&](absl::StatusOr<v1::IngestAck> ack) {
-      absl::MutexLock lock(&mu);
-      acks.push_back(std::move(ack));
-    });
-  }
-  pipelined->reset();
+  const std::vector<absl::StatusOr<v1::IngestAck>> acks = SubmitAllAtOnce(
+      {suspension(3), suspension(3), suspension(3), suspension(5)},
+      /*max_group_items=*/1);
   ASSERT_EQ(acks.size(), 4u);
   for (const auto& ack : acks) ASSERT_THAT(ack, IsOk());
   EXPECT_EQ(acks[0]->accepted(), 1u);

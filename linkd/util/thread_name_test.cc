@@ -22,26 +22,26 @@ std::string ThisThreadName() {
   return name;
 }
 
-TEST(ThreadNameTest, NamesTheCallingThreadOnly) {
-  const std::string before = ThisThreadName();
+// The name a new thread reads back after NameThisThread(name).
+std::string NameSeenAfterNaming(const std::string& name) {
   std::string seen;
   std::thread t([&] {
-    NameThisThread("linkd-test");
+    NameThisThread(name);
     seen = ThisThreadName();
   });
   t.join();
-  EXPECT_EQ(seen, "linkd-test");
+  return seen;
+}
+
+TEST(ThreadNameTest, NamesTheCallingThreadOnly) {
+  const std::string before = ThisThreadName();
+  EXPECT_EQ(NameSeenAfterNaming("linkd-test"), "linkd-test");
   EXPECT_EQ(ThisThreadName(), before);
 }
 
 TEST(ThreadNameTest, KeepsTheFirstFifteenBytes) {
-  std::string seen;
-  std::thread t([&] {
-    NameThisThread("linkd-a-very-long-thread-name");
-    seen = ThisThreadName();
-  });
-  t.join();
-  EXPECT_EQ(seen, "linkd-a-very-lo");
+  EXPECT_EQ(NameSeenAfterNaming("linkd-a-very-long-thread-name"),
+            "linkd-a-very-lo");
 }
 
 TEST(ThreadNameTest, SerialExecutorNamesItsThread) {
