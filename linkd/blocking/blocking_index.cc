@@ -106,18 +106,20 @@ absl::Status BlockingIndex::BulkAdd(
   });
   std::vector<uint32_t> rank(n);
   for (uint32_t r = 0; r < n; ++r) rank[order[r]] = r;
-  // The record keys by rank, packed: the entries below read them in hash
-  // order, i.e. at random, and scattered strings would cost a cache miss
-  // or two each.
+  // Each record key as it ends an entry key (KeyBuilder::AddString, which
+  // appends: entry key = BlockPrefix + this), packed by rank: the entries
+  // below read them in hash order, i.e. at random, and scattered strings
+  // would cost a cache miss or two each.
   std::vector<uint64_t> packed_at(n + 1, 0);
-  for (uint32_t r = 0; r < n; ++r) {
-    packed_at[r + 1] = packed_at[r] + record_keys[order[r]].size();
-  }
   std::string packed;
-  packed.reserve(packed_at[n]);
-  for (uint32_t r = 0; r < n; ++r) packed.append(record_keys[order[r]]);
+  for (uint32_t r = 0; r < n; ++r) {
+    const std::string encoded =
+        KeyBuilder().AddString(record_keys[order[r]]).key();
+    packed.append(encoded, 1);  // the key format version is in BlockPrefix
+    packed_at[r + 1] = packed.size();
+  }
   std::vector<uint32_t>().swap(order);
-  auto record_key = [&](uint32_t r) {
+  auto record_suffix = [&](uint32_t r) {
     return std::string_view(packed.data() + packed_at[r],
                             packed_at[r + 1] - packed_at[r]);
   };
@@ -134,9 +136,29 @@ absl::Status BlockingIndex::BulkAdd(
     total += record.size();
   }
   const size_t pass_entries = std::max<size_t>(held_entries, 1);
+  // An entry as integers, in key order: the hash as two big-endian words
+  // compares like its bytes.
   struct Entry {
-    BlockingKey key;
+    uint64_t hi, lo;  // hash bytes 0-7 and 8-15
     uint32_t record;  // rank
+    uint8_t rule;
+    bool operator<(const Entry& o) const {
+      if (rule != o.rule) return rule < o.rule;
+      if (hi != o.hi) return hi < o.hi;
+      if (lo != o.lo) return lo < o.lo;
+      return record < o.record;
+    }
+    bool operator==(const Entry& o) const {
+      return hi == o.hi && lo == o.lo && rule == o.rule && record == o.record;
+    }
+    bool SameBlock(const Entry& o) const {
+      return hi == o.hi && lo == o.lo && rule == o.rule;
+    }
+  };
+  auto big_endian = [](const uint8_t* p) {
+    uint64_t v = 0;
+    for (int i = 0; i < 8; ++i) v = (v << 8) | p[i];
+    return v;
   };
   std::vector<Entry> entries;
   entries.reserve(std::min(total, pass_entries + pass_entries / 2));
@@ -155,13 +177,14 @@ absl::Status BlockingIndex::BulkAdd(
     for (size_t i = 0; i < n; ++i) {
       for (const BlockingKey& k : keys[i]) {
         const size_t b = bucket(k);
-        if (b >= first_bucket && b < hi) entries.push_back({k, rank[i]});
+        if (b >= first_bucket && b < hi) {
+          entries.push_back({big_endian(k.hash.data()),
+                             big_endian(k.hash.data() + 8), rank[i],
+                             static_cast<uint8_t>(k.rule)});
+        }
       }
     }
-    util::ParallelSort(&entries, threads, [](const Entry& a, const Entry& b) {
-      if (a.key != b.key) return a.key < b.key;
-      return a.record < b.record;
-    });
+    util::ParallelSort(&entries, threads);
     const size_t parts = std::max<size_t>(
         1, std::min<size_t>(static_cast<size_t>(std::max(threads, 1)),
                             entries.size() / 100000 + 1));
@@ -176,14 +199,27 @@ absl::Status BlockingIndex::BulkAdd(
         entries.size(), static_cast<int>(parts),
         [&](size_t b, size_t e, size_t part) {
           store::SortedLoad& load = loads[first_load + part];
+          std::string entry_key;  // the block's prefix, then a record's
+          size_t prefix_size = 0;
           for (size_t i = b; i < e; ++i) {
-            if (i > b && entries[i].key == entries[i - 1].key &&
-                entries[i].record == entries[i - 1].record) {
+            const Entry& entry = entries[i];
+            if (i > b && entry == entries[i - 1]) {
               continue;  // a repeated key of one record
             }
-            absl::Status s = load.Add(
-                EntryKey(entries[i].key, record_key(entries[i].record)),
-                std::string_view());
+            if (i == b || !entry.SameBlock(entries[i - 1])) {
+              BlockingKey key;
+              key.rule = static_cast<Rule>(entry.rule);
+              for (int j = 0; j < 8; ++j) {
+                key.hash[j] = static_cast<uint8_t>(entry.hi >> (56 - 8 * j));
+                key.hash[8 + j] =
+                    static_cast<uint8_t>(entry.lo >> (56 - 8 * j));
+              }
+              entry_key = BlockPrefix(key);
+              prefix_size = entry_key.size();
+            }
+            entry_key.resize(prefix_size);
+            entry_key.append(record_suffix(entry.record));
+            absl::Status s = load.Add(entry_key, std::string_view());
             if (!s.ok()) {
               errors[part] = std::move(s);
               return;

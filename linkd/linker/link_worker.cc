@@ -170,15 +170,17 @@ void LinkWorker::SetActivity(std::string activity) {
   activity_ = std::move(activity);
 }
 
-absl::Status LinkWorker::Estimate() {
+absl::Status LinkWorker::Estimate(const EstimateFn& estimate) {
   const std::shared_ptr<const matcher::Model> current = linker_->model();
   TrainerOptions trainer = options_.trainer;
   trainer.max_block_size = linker_->options().candidates.max_block_size;
-  absl::StatusOr<matcher::Model> model = EstimateModel(
-      store_, *linker_->index().keys(), *current, trainer,
-      [this](std::string_view stage) {
-        SetActivity(absl::StrCat("estimating the model: ", std::string(stage)));
-      });
+  const TrainerProgress progress = [this](std::string_view stage) {
+    SetActivity(absl::StrCat("estimating the model: ", std::string(stage)));
+  };
+  absl::StatusOr<matcher::Model> model =
+      estimate ? estimate(*current, trainer, progress)
+               : EstimateModel(store_, *linker_->index().keys(), *current,
+                               trainer, progress);
   // The sample and its pairs are gone: give their pages back to the system
   // (a bulk load usually follows, and needs them).
   malloc_trim(0);
@@ -196,18 +198,24 @@ absl::Status LinkWorker::Estimate() {
   return s;
 }
 
-void LinkWorker::MaybeAutoEstimate() {
-  if (!options_.auto_estimate || linker_->model()->version() != 0) return;
+std::optional<uint64_t> LinkWorker::AutoEstimateDue() {
+  if (!options_.auto_estimate || linker_->model()->version() != 0) {
+    return std::nullopt;
+  }
   absl::StatusOr<v1::GetStatsResponse> stats =
       store::RecordStore(store_).Stats();
-  if (!stats.ok()) return;
+  if (!stats.ok()) return std::nullopt;
   const uint64_t stored = stats->total_records();
   if (stored < options_.auto_estimate_min_records ||
       stored < 2 * auto_estimate_tried_at_) {
-    return;
+    return std::nullopt;
   }
   auto_estimate_tried_at_ = stored;
-  absl::Status s = Estimate();
+  return stored;
+}
+
+void LinkWorker::AutoEstimate(uint64_t stored, const EstimateFn& estimate) {
+  absl::Status s = Estimate(estimate);
   {
     absl::MutexLock lock(&mu_);
     ++estimations_;
@@ -336,7 +344,19 @@ absl::StatusOr<size_t> LinkWorker::LinkSome() {
   }
   const bool bulk = options_.bulk_min_records > 0 &&
                     queued_before - linked_before >= options_.bulk_min_records;
-  if (bulk) MaybeAutoEstimate();
+  // An initial load (a backlog that can hold every stored record, in one
+  // run) estimates from the records the bulk run reads anyway; otherwise
+  // the estimation reads its sample from the store first.
+  std::optional<uint64_t> estimate_for;
+  if (bulk) {
+    estimate_for = AutoEstimateDue();
+    if (estimate_for.has_value() &&
+        (queued_before - linked_before < *estimate_for ||
+         *estimate_for > options_.bulk_max_records)) {
+      AutoEstimate(*estimate_for);
+      estimate_for.reset();
+    }
+  }
   const size_t limit =
       bulk ? options_.bulk_max_records : options_.batch_records;
   std::vector<uint64_t> seqs;
@@ -361,8 +381,8 @@ absl::StatusOr<size_t> LinkWorker::LinkSome() {
     }
   }
   if (bulk) {
-    LINKD_ASSIGN_OR_RETURN(size_t done,
-                           LinkBulkPrefix(seqs, keys, linked_before));
+    LINKD_ASSIGN_OR_RETURN(
+        size_t done, LinkBulkPrefix(seqs, keys, linked_before, estimate_for));
     if (done > 0) return done;
     seqs.resize(std::min(seqs.size(), options_.batch_records));
     keys.resize(seqs.size());
@@ -401,7 +421,7 @@ absl::StatusOr<size_t> LinkWorker::LinkSome() {
 
 absl::StatusOr<size_t> LinkWorker::LinkBulkPrefix(
     const std::vector<uint64_t>& seqs, const std::vector<std::string>& keys,
-    uint64_t linked_before) {
+    uint64_t linked_before, std::optional<uint64_t> estimate_for) {
   // The longest prefix of new, distinct records: an update or a repeat
   // needs the incremental path, which sees its earlier revision.
   // A linked record belongs to an active SUI: with none (an initial load),
@@ -422,7 +442,10 @@ absl::StatusOr<size_t> LinkWorker::LinkBulkPrefix(
          seen.insert(keys[prefix]).second) {
     ++prefix;
   }
-  if (prefix < options_.bulk_min_records) return 0;
+  if (prefix < options_.bulk_min_records) {
+    if (estimate_for.has_value()) AutoEstimate(*estimate_for);
+    return 0;
+  }
 
   // The block cache lends its memory to the run.
   const size_t cache_capacity = store_->block_cache_capacity();
@@ -493,6 +516,27 @@ absl::StatusOr<size_t> LinkWorker::LinkBulkPrefix(
   }
   const double prepare_seconds =
       absl::ToDoubleSeconds(absl::Now() - prepare_start);
+  if (estimate_for.has_value()) {
+    // The records just read are the stored records (none erased or added
+    // since): they are the estimation's sample as the store would give it.
+    absl::StatusOr<v1::GetStatsResponse> now_stored =
+        store::RecordStore(store_).Stats();
+    LINKD_RETURN_IF_ERROR(now_stored.status());
+    if (now_stored->total_records() == records.size()) {
+      std::vector<SampleRecord> sample;
+      sample.reserve(records.size());
+      for (const BulkRecord& r : records) {
+        sample.push_back({r.record_key, &r.decoded, &r.keys});
+      }
+      AutoEstimate(*estimate_for, [&sample](const matcher::Model& current,
+                                            const TrainerOptions& trainer,
+                                            const TrainerProgress& progress) {
+        return EstimateModelFromRecords(sample, current, trainer, progress);
+      });
+    } else {
+      AutoEstimate(*estimate_for);
+    }
+  }
   SetActivity(absl::StrCat("bulk linking ", records.size(), " records"));
   const size_t total = records.size();
   size_t deleted = 0;  // queue entries removed so far

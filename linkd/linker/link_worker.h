@@ -18,6 +18,7 @@
 #include <deque>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <thread>
@@ -138,15 +139,28 @@ class LinkWorker {
   // Links the queue entries `seqs` (keys `keys`) in bulk if a long enough
   // prefix of them is new records; returns how many entries it linked (0:
   // not worth a bulk run).
+  // If `estimate_for` is set (the automatic estimation is due, for that
+  // many stored records), the model is estimated before linking: from the
+  // records the run has read if they are all the stored records, else from
+  // the store.
   absl::StatusOr<size_t> LinkBulkPrefix(const std::vector<uint64_t>& seqs,
                                         const std::vector<std::string>& keys,
-                                        uint64_t linked_before);
-  // Estimates, saves and installs a new model.
-  absl::Status Estimate();
+                                        uint64_t linked_before,
+                                        std::optional<uint64_t> estimate_for);
+  using EstimateFn = std::function<absl::StatusOr<matcher::Model>(
+      const matcher::Model& current, const TrainerOptions& options,
+      const TrainerProgress& progress)>;
+  // Estimates (from the store, or by `estimate`), saves and installs a new
+  // model.
+  absl::Status Estimate(const EstimateFn& estimate = nullptr);
   // Re-links every linked record under the current model.
   absl::Status Relink();
-  // Estimates first if the model was never estimated and enough is stored.
-  void MaybeAutoEstimate();
+  // The number of stored records if the automatic estimation is due: the
+  // model was never estimated and enough is stored. Counts the try.
+  std::optional<uint64_t> AutoEstimateDue();
+  // The automatic estimation for `stored` records, by Estimate(estimate);
+  // logged and counted.
+  void AutoEstimate(uint64_t stored, const EstimateFn& estimate = nullptr);
   void SetActivity(std::string activity);
   // Runs the queued tasks; true if the worker is stopping.
   bool RunTasks();

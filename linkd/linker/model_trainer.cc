@@ -24,11 +24,12 @@ using matcher::ComparisonVector;
 using matcher::DecodedIdentity;
 using matcher::TokenSlot;
 
-// The sample: decoded identities and blocking keys, in key order.
+// The sample: decoded identities and blocking keys, in record key order.
 struct Sample {
-  std::vector<DecodedIdentity> decoded;
+  std::vector<const DecodedIdentity*> decoded;
   std::vector<std::vector<blocking::BlockingKey>> keys;
   std::map<std::string, uint64_t> per_source;
+  std::vector<DecodedIdentity> owned;  // what `decoded` points to, if read
 };
 
 // Reports the next stage, unless estimation is to stop (CANCELLED).
@@ -66,21 +67,23 @@ uint64_t SampleHash(uint64_t seed, std::string_view source,
   return h;
 }
 
+// The SampleHash cut that keeps about max_records of `total` records: all
+// of them (UINT64_MAX) when there are no more.
+uint64_t SampleCut(uint64_t total, uint64_t max_records) {
+  if (total <= max_records) return UINT64_MAX;
+  const double rate =
+      static_cast<double>(max_records) / static_cast<double>(total);
+  return static_cast<uint64_t>(rate * 18446744073709551615.0);
+}
+
 absl::Status ReadSample(store::Store* store, const blocking::KeyGenerator& kg,
                         const TrainerOptions& options, Sample* out) {
   store::RecordStore records(store);
   const store::Snapshot snapshot = store->GetSnapshot();
   LINKD_ASSIGN_OR_RETURN(v1::GetStatsResponse stats, records.Stats());
-  const uint64_t total = stats.total_records();
   // Keep a record when its key hashes below the sampling rate: a uniform,
   // deterministic sample in one pass.
-  const double rate = total <= options.max_records
-                          ? 1.0
-                          : static_cast<double>(options.max_records) /
-                                static_cast<double>(total);
-  const uint64_t cut =
-      rate >= 1.0 ? UINT64_MAX
-                  : static_cast<uint64_t>(rate * 18446744073709551615.0);
+  const uint64_t cut = SampleCut(stats.total_records(), options.max_records);
 
   struct Pending {
     std::string source;
@@ -89,15 +92,15 @@ absl::Status ReadSample(store::Store* store, const blocking::KeyGenerator& kg,
   std::vector<Pending> chunk;
   absl::Status failure;
   auto flush = [&]() {
-    const size_t base = out->decoded.size();
-    out->decoded.resize(base + chunk.size());
+    const size_t base = out->owned.size();
+    out->owned.resize(base + chunk.size());
     out->keys.resize(base + chunk.size());
     std::vector<absl::Status> errors(static_cast<size_t>(options.threads));
     util::ParallelFor(chunk.size(), options.threads,
                       [&](size_t begin, size_t end, size_t slice) {
                         for (size_t i = begin; i < end; ++i) {
                           absl::Status s = matcher::Decode(
-                              chunk[i].identity, &out->decoded[base + i]);
+                              chunk[i].identity, &out->owned[base + i]);
                           if (!s.ok() && errors[slice].ok()) errors[slice] = s;
                           kg.Keys(chunk[i].identity, &out->keys[base + i]);
                         }
@@ -114,7 +117,7 @@ absl::Status ReadSample(store::Store* store, const blocking::KeyGenerator& kg,
           const store::StoredRecord& record) -> absl::StatusOr<bool> {
         chunk.push_back(Pending{std::string(source), record.identity()});
         if (chunk.size() == 16384) flush();
-        return out->decoded.size() + chunk.size() < options.max_records;
+        return out->owned.size() + chunk.size() < options.max_records;
       },
       &snapshot,
       [&](std::string_view source, std::string_view record_id) {
@@ -122,34 +125,54 @@ absl::Status ReadSample(store::Store* store, const blocking::KeyGenerator& kg,
                SampleHash(options.seed, source, record_id) <= cut;
       }));
   flush();
+  for (const DecodedIdentity& d : out->owned) out->decoded.push_back(&d);
   return failure;
+}
+
+// The sample ReadSample would take if `records` were all the stored
+// records: the same records, in the same (key) order.
+absl::Status SampleRecords(absl::Span<const SampleRecord> records,
+                           const TrainerOptions& options, Sample* out) {
+  std::vector<uint32_t> order(records.size());
+  for (uint32_t i = 0; i < order.size(); ++i) order[i] = i;
+  util::ParallelSort(&order, options.threads, [&](uint32_t a, uint32_t b) {
+    return records[a].record_key < records[b].record_key;  // as RocksDB
+  });
+  const uint64_t cut = SampleCut(records.size(), options.max_records);
+  for (uint32_t i : order) {
+    if (out->decoded.size() >= options.max_records) break;
+    std::string_view source, record_id;
+    LINKD_RETURN_IF_ERROR(
+        store::DecodeRecordKey(records[i].record_key, &source, &record_id));
+    if (cut != UINT64_MAX && SampleHash(options.seed, source, record_id) > cut) {
+      continue;
+    }
+    out->decoded.push_back(records[i].decoded);
+    out->keys.push_back(*records[i].keys);
+    ++out->per_source[std::string(source)];
+  }
+  return absl::OkStatus();
 }
 
 // Comparison vectors of `pairs`, on `threads` threads.
 std::vector<ComparisonVector> CompareAll(
-    const std::vector<DecodedIdentity>& d,
+    const std::vector<const DecodedIdentity*>& d,
     const std::vector<std::pair<uint32_t, uint32_t>>& pairs,
     const matcher::ComparisonOptions& opts, int threads) {
   std::vector<ComparisonVector> out(pairs.size());
   util::ParallelFor(pairs.size(), threads, [&](size_t b, size_t e, size_t) {
     for (size_t i = b; i < e; ++i) {
-      matcher::Compare(d[pairs[i].first], d[pairs[i].second], opts, &out[i]);
+      matcher::Compare(*d[pairs[i].first], *d[pairs[i].second], opts,
+                       &out[i]);
     }
   });
   return out;
 }
 
-}  // namespace
-
-absl::StatusOr<matcher::Model> EstimateModel(store::Store* store,
-                                             const blocking::KeyGenerator& kg,
-                                             const matcher::Model& base,
-                                             const TrainerOptions& options,
-                                             const TrainerProgress& progress) {
-  LINKD_RETURN_IF_ERROR(
-      Report(options, progress, "reading a sample of the stored records"));
-  Sample sample;
-  LINKD_RETURN_IF_ERROR(ReadSample(store, kg, options, &sample));
+// EstimateModel's estimation, from its sample.
+absl::StatusOr<matcher::Model> EstimateFromSample(
+    Sample sample, const matcher::Model& base, const TrainerOptions& options,
+    const TrainerProgress& progress) {
   const size_t n = sample.decoded.size();
   if (n < std::max<uint64_t>(options.min_records, 2)) {
     return absl::FailedPreconditionError(
@@ -179,7 +202,8 @@ absl::StatusOr<matcher::Model> EstimateModel(store::Store* store,
           ComparisonVector v;
           for (size_t b = begin; b < end; ++b) {
             for (uint32_t a : found.of(b)) {
-              matcher::Compare(sample.decoded[a], sample.decoded[b], opts, &v);
+              matcher::Compare(*sample.decoded[a], *sample.decoded[b], opts,
+                               &v);
               counts[slice].Add(v);
             }
           }
@@ -205,7 +229,7 @@ absl::StatusOr<matcher::Model> EstimateModel(store::Store* store,
   {
     absl::flat_hash_map<uint64_t, std::vector<uint32_t>> by_salt;
     for (uint32_t i = 0; i < n; ++i) {
-      const DecodedIdentity& d = sample.decoded[i];
+      const DecodedIdentity& d = *sample.decoded[i];
       if (d.has(TokenSlot::kDobUnordered)) {
         by_salt[d.token(TokenSlot::kDobUnordered)].push_back(i);
       }
@@ -276,6 +300,30 @@ absl::StatusOr<matcher::Model> EstimateModel(store::Store* store,
                                   sample.per_source.end());
   info->random_pairs = random.size();
   return model;
+}
+
+}  // namespace
+
+absl::StatusOr<matcher::Model> EstimateModel(store::Store* store,
+                                             const blocking::KeyGenerator& kg,
+                                             const matcher::Model& base,
+                                             const TrainerOptions& options,
+                                             const TrainerProgress& progress) {
+  LINKD_RETURN_IF_ERROR(
+      Report(options, progress, "reading a sample of the stored records"));
+  Sample sample;
+  LINKD_RETURN_IF_ERROR(ReadSample(store, kg, options, &sample));
+  return EstimateFromSample(std::move(sample), base, options, progress);
+}
+
+absl::StatusOr<matcher::Model> EstimateModelFromRecords(
+    absl::Span<const SampleRecord> records, const matcher::Model& base,
+    const TrainerOptions& options, const TrainerProgress& progress) {
+  LINKD_RETURN_IF_ERROR(
+      Report(options, progress, "sampling the records read for linking"));
+  Sample sample;
+  LINKD_RETURN_IF_ERROR(SampleRecords(records, options, &sample));
+  return EstimateFromSample(std::move(sample), base, options, progress);
 }
 
 }  // namespace linkd::linker

@@ -14,8 +14,10 @@
 #include <cstdint>
 #include <functional>
 #include <string_view>
+#include <vector>
 
 #include "absl/status/statusor.h"
+#include "absl/types/span.h"
 #include "linkd/blocking/blocking_keys.h"
 #include "linkd/matcher/model.h"
 #include "linkd/store/store.h"
@@ -55,6 +57,25 @@ absl::StatusOr<matcher::Model> EstimateModel(
     store::Store* store, const blocking::KeyGenerator& keys,
     const matcher::Model& base, const TrainerOptions& options,
     const TrainerProgress& progress = nullptr);
+
+// One record already read and prepared (e.g. for a bulk load): its key in
+// Cf::kRecords (store::RecordKey), decoded identity and blocking keys. Not
+// owned; they outlive the call they are passed to.
+struct SampleRecord {
+  std::string_view record_key;
+  const matcher::DecodedIdentity* decoded = nullptr;
+  const std::vector<blocking::BlockingKey>* keys = nullptr;
+};
+
+// As EstimateModel, from `records` in memory instead of the store: samples
+// them as EstimateModel samples the stored records (the same hash of the
+// record key, in key order, whatever the order of `records`), so that when
+// `records` are all the stored records the model is the same, without
+// reading them again. Returns INVALID_ARGUMENT for a malformed record key,
+// and EstimateModel's errors otherwise.
+absl::StatusOr<matcher::Model> EstimateModelFromRecords(
+    absl::Span<const SampleRecord> records, const matcher::Model& base,
+    const TrainerOptions& options, const TrainerProgress& progress = nullptr);
 
 }  // namespace linkd::linker
 

@@ -12,12 +12,16 @@
 //   - through the real RocksDB index (BlockingIndex over a Store in a temp
 //     dir): time to index, time to generate candidates per record,
 //     candidates per record, and pair completeness after the block cap;
+//   - the index as bulk linking writes it (BlockingIndex::BulkAdd: sorted
+//     table files, ingested): time and size on disk;
 //   - why the missed pairs were missed (which tokens agree), as counts.
 // Per-rule figures are computed in memory with every rule on, so rules not
 // in force can be judged too.
 //
 // Usage: blocking_bench [--people N] [--seed S] [--rules a,b,...]
 //                       [--bands B] [--rows R] [--cap N] [--db DIR]
+//                       [--bulk-index-only]
+// --bulk-index-only stops after the bulk index figures.
 // Prints figures (not pass/fail). Never prints a clear value or a token.
 #include <algorithm>
 #include <array>
@@ -66,11 +70,16 @@ struct Args {
   blocking::BlockingConfig config;
   int64_t cap = 1000;
   std::string db;
+  bool bulk_index_only = false;
 };
 
 bool ParseArgs(int argc, char** argv, Args* args) {
   for (int i = 1; i < argc; ++i) {
     const std::string flag = argv[i];
+    if (flag == "--bulk-index-only") {
+      args->bulk_index_only = true;
+      continue;
+    }
     if (i + 1 >= argc) {
       std::fprintf(stderr, "missing value for %s\n", flag.c_str());
       return false;
@@ -375,6 +384,52 @@ int Run(const Args& args) {
     if (total == 0) std::printf("(no keys)\n");
   }
 
+  // ---- the index as bulk linking writes it: sorted table files, ingested.
+  {
+    double bulk_seconds = 0;
+    uintmax_t bulk_table_bytes = 0;
+    size_t bulk_entries = 0;
+    std::vector<std::vector<BlockingKey>> all(recs.size());
+    std::vector<std::string_view> record_keys;
+    record_keys.reserve(recs.size());
+    for (size_t i = 0; i < recs.size(); ++i) {
+      (*gen)->Keys(recs[i].id, &all[i]);
+      bulk_entries += all[i].size();
+      record_keys.push_back(recs[i].key);
+    }
+    char tmpl[] = "/tmp/linkd-blocking-bulk-XXXXXX";
+    if (mkdtemp(tmpl) == nullptr) return 1;
+    store::StoreOptions bulk_options;
+    bulk_options.path = std::string(tmpl) + "/db";
+    absl::StatusOr<std::unique_ptr<store::Store>> bulk_store =
+        store::Store::Open(bulk_options);
+    if (!bulk_store.ok()) return 1;
+    blocking::BlockingIndex bulk_index(bulk_store->get(), gen->get());
+    const auto t0 = Clock::now();
+    absl::Status added = bulk_index.BulkAdd(record_keys, all, /*threads=*/2);
+    bulk_seconds = Seconds(t0, Clock::now());
+    if (!added.ok()) {
+      std::fprintf(stderr, "bulk index: %s\n",
+                   std::string(added.message()).c_str());
+      return 1;
+    }
+    bulk_store->reset();
+    for (const auto& f :
+         std::filesystem::directory_iterator(bulk_options.path)) {
+      if (f.path().extension() == ".sst") bulk_table_bytes += f.file_size();
+    }
+    std::error_code ec;
+    std::filesystem::remove_all(tmpl, ec);
+    std::printf(
+        "\nbulk index: %.2f s, %.2f us/record (sorted table files, 2 "
+        "threads; %zu entries, %.1f MiB of table files)\n",
+        bulk_seconds, 1e6 * bulk_seconds / static_cast<double>(n),
+        bulk_entries,
+        static_cast<double>(bulk_table_bytes) / (1024.0 * 1024.0));
+    std::fflush(stdout);
+    if (args.bulk_index_only) return 0;
+  }
+
   // ---- the real index.
   std::string db = args.db;
   bool remove_db = false;
@@ -521,7 +576,8 @@ int main(int argc, char** argv) {
   if (!linkd::bench::ParseArgs(argc, argv, &args)) {
     std::fprintf(stderr,
                  "usage: blocking_bench [--people N] [--seed S] [--rules "
-                 "a,b,...] [--bands B] [--rows R] [--cap N] [--db DIR]\n");
+                 "a,b,...] [--bands B] [--rows R] [--cap N] [--db DIR] "
+                 "[--bulk-index-only]\n");
     return 2;
   }
   return linkd::bench::Run(args);

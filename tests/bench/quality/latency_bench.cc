@@ -84,6 +84,7 @@ struct Stage {
   std::string name;
   double begin = 0, end = 0;  // seconds since linking resumed
   double rss = 0;             // largest VmRSS seen, MiB
+  double cpu_end = 0;         // linkd's CPU seconds at `end`
 };
 
 std::string StageOf(const std::string& activity) {
@@ -192,8 +193,9 @@ int main(int argc, char** argv) {
     }
   }
   t = Clock::now();
-  // Polls once a second: the time and the largest resident set of each
-  // stage the daemon reports (its linking activity).
+  const double cpu_at_start = CpuSeconds((*daemon)->pid());
+  // Polls once a second: the time, the largest resident set and the CPU
+  // used in each stage the daemon reports (its linking activity).
   linkd::v1::GetLinkingStatusResponse st;
   std::vector<Stage> stages;
   for (;;) {
@@ -206,21 +208,26 @@ int main(int argc, char** argv) {
     }
     const double now = Since(t);
     const double rss = RssMib((*daemon)->pid());
+    const double cpu = CpuSeconds((*daemon)->pid());
     const std::string activity = StageOf(st.activity());
     if (stages.empty() || stages.back().name != activity) {
-      stages.push_back(Stage{activity, now, now, rss});
+      stages.push_back(Stage{activity, now, now, rss, cpu});
     }
     stages.back().end = now;
     stages.back().rss = std::max(stages.back().rss, rss);
+    stages.back().cpu_end = cpu;
     if (st.linked_seq() >= summary.link_seq) break;
   }
   const double link_secs = Since(t);
-  double stage_start = 0;
+  double stage_start = 0, stage_cpu = cpu_at_start;
   for (const Stage& stage : stages) {
-    std::printf("  %-52s %6.1f s, RSS up to %5.0f MiB\n",
-                stage.name.empty() ? "(linking batches)" : stage.name.c_str(),
-                stage.end - stage_start, stage.rss);
+    const double secs = stage.end - stage_start;
+    std::printf(
+        "  %-52s %6.1f s, %4.2f cores, RSS up to %5.0f MiB\n",
+        stage.name.empty() ? "(linking batches)" : stage.name.c_str(), secs,
+        secs > 0 ? (stage.cpu_end - stage_cpu) / secs : 0.0, stage.rss);
     stage_start = stage.end;
+    stage_cpu = stage.cpu_end;
   }
 
   std::printf(
