@@ -144,7 +144,8 @@ absl::Status SampleRecords(absl::Span<const SampleRecord> records,
     std::string_view source, record_id;
     LINKD_RETURN_IF_ERROR(
         store::DecodeRecordKey(records[i].record_key, &source, &record_id));
-    if (cut != UINT64_MAX && SampleHash(options.seed, source, record_id) > cut) {
+    if (cut != UINT64_MAX &&
+        SampleHash(options.seed, source, record_id) > cut) {
       continue;
     }
     out->decoded.push_back(records[i].decoded);
@@ -162,8 +163,7 @@ std::vector<ComparisonVector> CompareAll(
   std::vector<ComparisonVector> out(pairs.size());
   util::ParallelFor(pairs.size(), threads, [&](size_t b, size_t e, size_t) {
     for (size_t i = b; i < e; ++i) {
-      matcher::Compare(*d[pairs[i].first], *d[pairs[i].second], opts,
-                       &out[i]);
+      matcher::Compare(*d[pairs[i].first], *d[pairs[i].second], opts, &out[i]);
     }
   });
   return out;

@@ -423,8 +423,7 @@ int Run(const Args& args) {
     std::printf(
         "\nbulk index: %.2f s, %.2f us/record (sorted table files, 2 "
         "threads; %zu entries, %.1f MiB of table files)\n",
-        bulk_seconds, 1e6 * bulk_seconds / static_cast<double>(n),
-        bulk_entries,
+        bulk_seconds, 1e6 * bulk_seconds / static_cast<double>(n), bulk_entries,
         static_cast<double>(bulk_table_bytes) / (1024.0 * 1024.0));
     std::fflush(stdout);
     if (args.bulk_index_only) return 0;

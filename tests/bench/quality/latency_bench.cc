@@ -222,10 +222,10 @@ int main(int argc, char** argv) {
   double stage_start = 0, stage_cpu = cpu_at_start;
   for (const Stage& stage : stages) {
     const double secs = stage.end - stage_start;
-    std::printf(
-        "  %-52s %6.1f s, %4.2f cores, RSS up to %5.0f MiB\n",
-        stage.name.empty() ? "(linking batches)" : stage.name.c_str(), secs,
-        secs > 0 ? (stage.cpu_end - stage_cpu) / secs : 0.0, stage.rss);
+    std::printf("  %-52s %6.1f s, %4.2f cores, RSS up to %5.0f MiB\n",
+                stage.name.empty() ? "(linking batches)" : stage.name.c_str(),
+                secs, secs > 0 ? (stage.cpu_end - stage_cpu) / secs : 0.0,
+                stage.rss);
     stage_start = stage.end;
     stage_cpu = stage.cpu_end;
   }
