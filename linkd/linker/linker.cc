@@ -286,10 +286,20 @@ class Linker::Run {
     return std::optional<Sui>(link->sui);
   }
   absl::StatusOr<SuiInfo*> Info(Sui sui);
-  // Reads the links of `keys` not in the overlay, and the SUI records they
-  // name, in two batched reads, so that the LinkOf and Info calls that
-  // follow find them in memory.
+  // Reads the links of `keys` not in the overlay in one batched read, so
+  // that the LinkOf calls that follow find them in memory.
   absl::Status LoadLinks(const std::vector<std::string>& keys);
+  // Likewise the SUI records of `suis` (bits) for Info.
+  absl::Status LoadSuis(const std::vector<uint64_t>& suis);
+  // Whether Choose passes over a SUI whose candidates are `g` without
+  // reading its SUI record: one of them conflicts with the record, and
+  // competitive linking could not take the SUI's place (`update`: the
+  // record is linked already).
+  bool PassedOver(const Group& g, bool update) const {
+    return g.conflict && (update || l_->options_.evict_margin_bits < 0 ||
+                          g.best_clean < model_->upper_threshold() +
+                                             l_->options_.evict_margin_bits);
+  }
   absl::Status LoadIdentities(const std::vector<std::string>& keys);
   // Store::MultiGet, split over LinkerOptions::read_threads threads when
   // there are enough keys.
@@ -404,24 +414,31 @@ absl::Status Linker::Run::LoadLinks(const std::vector<std::string>& keys) {
   if (missing.empty()) return absl::OkStatus();
   LINKD_ASSIGN_OR_RETURN(std::vector<std::optional<std::string>> values,
                          Read(Cf::kLinks, link_keys));
-  std::vector<std::string> sui_keys;
-  std::vector<uint64_t> sui_bits;
   for (size_t i = 0; i < missing.size(); ++i) {
     std::optional<LinkValue> link;
     if (values[i].has_value()) {
       LINKD_ASSIGN_OR_RETURN(link, DecodeLink(*values[i]));
-      const uint64_t bits = link->sui.bits();
-      if (!suis_.contains(bits) &&
-          std::find(sui_bits.begin(), sui_bits.end(), bits) == sui_bits.end()) {
-        sui_bits.push_back(bits);
-        sui_keys.push_back(SuiKey(link->sui));
-      }
     }
     link_of_.emplace(std::move(missing[i]), link);
   }
+  return absl::OkStatus();
+}
+
+absl::Status Linker::Run::LoadSuis(const std::vector<uint64_t>& suis) {
+  std::vector<std::string> sui_keys;
+  std::vector<uint64_t> sui_bits;
+  for (uint64_t bits : suis) {
+    if (suis_.contains(bits) ||
+        std::find(sui_bits.begin(), sui_bits.end(), bits) != sui_bits.end()) {
+      continue;
+    }
+    LINKD_ASSIGN_OR_RETURN(Sui sui, Sui::FromBits(bits));
+    sui_bits.push_back(bits);
+    sui_keys.push_back(SuiKey(sui));
+  }
   if (sui_keys.empty()) return absl::OkStatus();
   LINKD_ASSIGN_OR_RETURN(std::vector<std::optional<std::string>> infos,
-                         l_->store_->MultiGet(Cf::kLinks, sui_keys));
+                         Read(Cf::kLinks, sui_keys));
   for (size_t i = 0; i < sui_keys.size(); ++i) {
     if (!infos[i].has_value()) continue;  // Info() reports it
     SuiInfo& info = suis_[sui_bits[i]];
@@ -771,6 +788,7 @@ absl::StatusOr<LinkOutcome> Linker::Run::LinkOne(const LinkInput& in) {
   LINKD_ASSIGN_OR_RETURN(
       blocking::CandidateResult committed,
       l_->index_->CandidatesForKeys(keys, l_->options_.candidates, record_key));
+
   absl::flat_hash_set<std::string> seen;
   std::vector<std::string> candidates;
   for (blocking::Candidate& c : committed.candidates) {
@@ -816,6 +834,13 @@ absl::StatusOr<LinkOutcome> Linker::Run::LinkOne(const LinkInput& in) {
     if (!sc.has_value()) continue;
     groups[sc->bits()].Add(*k.record_key, k.weight, k.conflict);
   }
+  // The SUI records Choose reads, in one batch.
+  std::vector<uint64_t> suis;
+  if (prev.has_value()) suis.push_back(prev->bits());
+  for (const auto& [bits, g] : groups) {
+    if (!PassedOver(g, prev.has_value())) suis.push_back(bits);
+  }
+  LINKD_RETURN_IF_ERROR(LoadSuis(suis));
   return Choose(record_key, d, &groups, prev, in.revision);
 }
 
@@ -858,10 +883,7 @@ absl::StatusOr<LinkOutcome> Linker::Run::Choose(
   for (auto& [bits, g] : groups) {
     // A SUI holding a record that conflicts with this one is never joined;
     // it matters only as a candidate for eviction (below).
-    if (g.conflict &&
-        (prev.has_value() || margin < 0 || g.best_clean < upper + margin)) {
-      continue;
-    }
+    if (PassedOver(g, prev.has_value())) continue;
     LINKD_ASSIGN_OR_RETURN(Sui s, Sui::FromBits(bits));
     LINKD_ASSIGN_OR_RETURN(SuiInfo * info, Info(s));
     if (info->state() != SuiInfo::STATE_ACTIVE) continue;
