@@ -548,8 +548,13 @@ absl::StatusOr<size_t> LinkWorker::LinkBulkPrefix(
   uint64_t counted = linked_before;
   auto commit = [&](store::WriteBatch batch, size_t done) -> absl::Status {
     const size_t through = done == total ? prefix : entry_of[done - 1] + 1;
-    for (; deleted < through; ++deleted) {
-      batch.Delete(Cf::kLinks, QueueKey(seqs[deleted]));
+    if (deleted < through) {
+      // One range tombstone, not one per entry: the scan read a run of the
+      // queue in order, and entries are committed in sequence order, so no
+      // other entry lies between these.
+      batch.DeleteRange(Cf::kLinks, QueueKey(seqs[deleted]),
+                        QueueKey(seqs[through - 1] + 1));
+      deleted = through;
     }
     const uint64_t last = seqs[through - 1];
     if (last > counted) {
