@@ -129,12 +129,25 @@ absl::Status BlockingIndex::BulkAdd(
   auto bucket = [](const BlockingKey& k) {
     return (static_cast<size_t>(k.rule) << 8) | k.hash[0];
   };
-  std::vector<uint64_t> per_bucket(size_t{1} << 16, 0);
+  // Entries per bucket in each slice of the records (as ParallelFor slices
+  // them), so that each pass can fill its entries on every thread, each
+  // slice writing its own part.
+  constexpr size_t kBuckets = size_t{1} << 16;
+  const auto slices = static_cast<size_t>(std::max(threads, 1));
+  std::vector<std::vector<uint64_t>> slice_buckets(
+      slices, std::vector<uint64_t>(kBuckets, 0));
+  util::ParallelFor(n, threads, [&](size_t b, size_t e, size_t slice) {
+    std::vector<uint64_t>& counts = slice_buckets[slice];
+    for (size_t i = b; i < e; ++i) {
+      for (const BlockingKey& k : keys[i]) ++counts[bucket(k)];
+    }
+  });
+  std::vector<uint64_t> per_bucket(kBuckets, 0);
   size_t total = 0;
-  for (const auto& record : keys) {
-    for (const BlockingKey& k : record) ++per_bucket[bucket(k)];
-    total += record.size();
+  for (const std::vector<uint64_t>& counts : slice_buckets) {
+    for (size_t b = 0; b < kBuckets; ++b) per_bucket[b] += counts[b];
   }
+  for (uint64_t c : per_bucket) total += c;
   const size_t pass_entries = std::max<size_t>(held_entries, 1);
   // An entry as integers, in key order: the hash as two big-endian words
   // compares like its bytes.
@@ -173,17 +186,27 @@ absl::Status BlockingIndex::BulkAdd(
     const size_t first_bucket = lo;
     lo = hi;
     if (held == 0) continue;
-    entries.clear();
-    for (size_t i = 0; i < n; ++i) {
-      for (const BlockingKey& k : keys[i]) {
-        const size_t b = bucket(k);
-        if (b >= first_bucket && b < hi) {
-          entries.push_back({big_endian(k.hash.data()),
-                             big_endian(k.hash.data() + 8), rank[i],
-                             static_cast<uint8_t>(k.rule)});
-        }
+    std::vector<size_t> write_at(slices, 0);
+    for (size_t slice = 0, at = 0; slice < slices; ++slice) {
+      write_at[slice] = at;
+      for (size_t b = first_bucket; b < hi; ++b) {
+        at += slice_buckets[slice][b];
       }
     }
+    entries.resize(held);
+    util::ParallelFor(n, threads, [&](size_t b, size_t e, size_t slice) {
+      size_t at = write_at[slice];
+      for (size_t i = b; i < e; ++i) {
+        for (const BlockingKey& k : keys[i]) {
+          const size_t kb = bucket(k);
+          if (kb >= first_bucket && kb < hi) {
+            entries[at++] = {big_endian(k.hash.data()),
+                             big_endian(k.hash.data() + 8), rank[i],
+                             static_cast<uint8_t>(k.rule)};
+          }
+        }
+      }
+    });
     util::ParallelSort(&entries, threads);
     const size_t parts = std::max<size_t>(
         1, std::min<size_t>(static_cast<size_t>(std::max(threads, 1)),
