@@ -210,11 +210,11 @@ std::optional<uint64_t> LinkWorker::AutoEstimateDue() {
       stored < 2 * auto_estimate_tried_at_) {
     return std::nullopt;
   }
-  auto_estimate_tried_at_ = stored;
   return stored;
 }
 
 void LinkWorker::AutoEstimate(uint64_t stored, const EstimateFn& estimate) {
+  auto_estimate_tried_at_ = stored;
   absl::Status s = Estimate(estimate);
   {
     absl::MutexLock lock(&mu_);

@@ -156,10 +156,11 @@ class LinkWorker {
   // Re-links every linked record under the current model.
   absl::Status Relink();
   // The number of stored records if the automatic estimation is due: the
-  // model was never estimated and enough is stored. Counts the try.
+  // model was never estimated and enough is stored (and, after a failed
+  // try, twice as much as then).
   std::optional<uint64_t> AutoEstimateDue();
   // The automatic estimation for `stored` records, by Estimate(estimate);
-  // logged and counted.
+  // logged and counted as a try.
   void AutoEstimate(uint64_t stored, const EstimateFn& estimate = nullptr);
   void SetActivity(std::string activity);
   // Runs the queued tasks; true if the worker is stopping.

@@ -788,7 +788,6 @@ absl::StatusOr<LinkOutcome> Linker::Run::LinkOne(const LinkInput& in) {
   LINKD_ASSIGN_OR_RETURN(
       blocking::CandidateResult committed,
       l_->index_->CandidatesForKeys(keys, l_->options_.candidates, record_key));
-
   absl::flat_hash_set<std::string> seen;
   std::vector<std::string> candidates;
   for (blocking::Candidate& c : committed.candidates) {
