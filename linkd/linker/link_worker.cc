@@ -362,7 +362,8 @@ absl::StatusOr<size_t> LinkWorker::LinkSome() {
   std::vector<uint64_t> seqs;
   std::vector<std::string> keys;
   // Entries up to linked_before are linked and deleted: starting after them
-  // skips their tombstones (a bulk load leaves millions until compaction).
+  // skips their tombstones (incremental linking leaves one per entry until
+  // compaction; a bulk run one per batch).
   LINKD_RETURN_IF_ERROR(
       store_->ScanRange(Cf::kLinks, QueueKey(linked_before + 1),
                         store::PrefixSuccessor(QueuePrefix()),
